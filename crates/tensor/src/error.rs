@@ -1,0 +1,403 @@
+//! The one error type of the tensor crate.
+//!
+//! Every variant names the op, the shapes (and the axis), the user's call site (captured with
+//! `#[track_caller]`), and a one-line fix. Arithmetic on the tape records the first error and
+//! returns it from [`Var::value`](crate::Var::value) / [`Var::backward`](crate::Var::backward);
+//! `try_*` forms return it at once.
+
+use std::fmt;
+use std::panic::Location;
+
+use crate::Shape;
+
+/// Result alias used throughout downhill.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The user's source line where an op was called (`src/main.rs:14:22`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Site(&'static Location<'static>);
+
+impl Site {
+    /// The caller of the `#[track_caller]` function this is called from.
+    #[track_caller]
+    pub fn caller() -> Self {
+        Site(Location::caller())
+    }
+
+    /// The source file.
+    pub fn file(&self) -> &'static str {
+        self.0.file()
+    }
+
+    /// The line (1-based).
+    pub fn line(&self) -> u32 {
+        self.0.line()
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.0.file(), self.0.line(), self.0.column())
+    }
+}
+
+impl fmt::Debug for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Forward or backward pass, for anomaly reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// The op computed its value.
+    Forward,
+    /// The op propagated a gradient to its inputs.
+    Backward,
+}
+
+impl fmt::Display for Pass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Pass::Forward => "forward",
+            Pass::Backward => "backward",
+        })
+    }
+}
+
+/// Everything a user can get wrong with tensors and the tape.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An elementwise op got two tensors of different shapes.
+    #[error(
+        "{op}: shapes {lhs} and {rhs} differ{} at {at}; {}",
+        rank_note(lhs, rhs),
+        elementwise_fix(lhs, rhs)
+    )]
+    ShapeMismatch {
+        /// The op (`"add"`, `"sub"`, a loss name, ...).
+        op: &'static str,
+        /// Left operand (or prediction) shape.
+        lhs: Shape,
+        /// Right operand (or target) shape.
+        rhs: Shape,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// `matmul` operands whose inner dimensions disagree.
+    #[error("matmul: inner dimensions differ: {lhs} · {rhs} at {at}; {}", matmul_fix(lhs, rhs))]
+    MatmulShape {
+        /// Left operand shape.
+        lhs: Shape,
+        /// Right operand shape.
+        rhs: Shape,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// An op that needs a particular rank got another.
+    #[error("{op}: needs {expected}, got shape {shape} at {at}; {fix}")]
+    Rank {
+        /// The op.
+        op: &'static str,
+        /// What it needs, e.g. `"a rank-2 tensor"`.
+        expected: &'static str,
+        /// What it got.
+        shape: Shape,
+        /// A one-line fix.
+        fix: String,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// An axis argument beyond the tensor's rank.
+    #[error("{op}: axis {axis} is out of range for shape {shape} (rank {}) at {at}; axes run from 0 to {}", shape.rank(), shape.rank().saturating_sub(1))]
+    AxisOutOfRange {
+        /// The op.
+        op: &'static str,
+        /// The axis asked for.
+        axis: usize,
+        /// The tensor's shape.
+        shape: Shape,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// `broadcast_to` to a shape the source cannot grow into.
+    #[error("broadcast_to: cannot broadcast {from} to {to} at {at}; {}", broadcast_fix(from, to))]
+    Broadcast {
+        /// Source shape.
+        from: Shape,
+        /// Requested shape.
+        to: Shape,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// `reshape` to a shape with another element count.
+    #[error("reshape: {from} has {} elements but {to} has {} at {at}; the element counts must match", from.numel(), to.numel())]
+    Reshape {
+        /// Source shape.
+        from: Shape,
+        /// Requested shape.
+        to: Shape,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// `permute` with something that is not a permutation of the axes.
+    #[error("permute: {perm:?} is not a permutation of the {} axes of {shape} at {at}; list every axis from 0 to {} exactly once", shape.rank(), shape.rank().saturating_sub(1))]
+    Permutation {
+        /// The order asked for.
+        perm: Vec<usize>,
+        /// The tensor's shape.
+        shape: Shape,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// `concat` of tensors whose other axes disagree (or of nothing).
+    #[error("concat: {message} at {at}; {fix}")]
+    Concat {
+        /// What disagrees.
+        message: String,
+        /// A one-line fix.
+        fix: String,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// `narrow` past the end of an axis.
+    #[error("narrow: rows {start}..{} are outside axis {axis} of shape {shape} (size {}) at {at}; keep start + len <= {}", start + len, shape.dim(*axis).unwrap_or(0), shape.dim(*axis).unwrap_or(0))]
+    Narrow {
+        /// The axis.
+        axis: usize,
+        /// First index.
+        start: usize,
+        /// Number of indices.
+        len: usize,
+        /// The tensor's shape.
+        shape: Shape,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// An index (a row id, a class label) out of range.
+    #[error("{op}: index {index} (position {position}) is out of range for axis {axis} of size {size} at {at}; indices run from 0 to {}", size.saturating_sub(1))]
+    Index {
+        /// The op (`"index_select"`, `"pick"`).
+        op: &'static str,
+        /// The offending index value.
+        index: usize,
+        /// Its position in the index list.
+        position: usize,
+        /// The axis indexed.
+        axis: usize,
+        /// The size of that axis.
+        size: usize,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// `pick` with a label count that differs from the row count.
+    #[error("{op}: {rows} rows but {given} indices at {at}; pass exactly one index per row")]
+    IndexCount {
+        /// The op.
+        op: &'static str,
+        /// Rows of the tensor.
+        rows: usize,
+        /// Indices given.
+        given: usize,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// A data buffer whose length does not match the shape.
+    #[error("{op}: shape {shape} needs {} elements, got {len} at {at}; pass a buffer of exactly that length or fix the shape", shape.numel())]
+    DataLength {
+        /// The constructor.
+        op: &'static str,
+        /// The shape asked for.
+        shape: Shape,
+        /// The buffer length given.
+        len: usize,
+        /// Where it was called.
+        at: Site,
+    },
+
+    /// A bad scalar argument (a negative std, `clamp` with min > max, a zero step, ...).
+    #[error("{op}: {message} at {at}")]
+    InvalidArgument {
+        /// The op or constructor.
+        op: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+        /// Where it was called.
+        at: Site,
+    },
+
+    /// `backward` from a non-scalar.
+    #[error(
+        "backward: the loss must be a scalar (shape []), got {shape} at {at}; reduce it first, e.g. .sum() or .mean()"
+    )]
+    NonScalarBackward {
+        /// The shape of what `backward` was called on.
+        shape: Shape,
+        /// Where `backward` was called.
+        at: Site,
+    },
+
+    /// `item` on a tensor with more than one element.
+    #[error("item: needs a single-element tensor, got shape {shape} at {at}; reduce it first or index it")]
+    NotScalar {
+        /// The tensor's shape.
+        shape: Shape,
+        /// Where it was called.
+        at: Site,
+    },
+
+    /// Anomaly mode: the first op whose forward or backward pass produced NaN or ±inf.
+    #[error("anomaly: `{op}` produced {what} in its {pass} pass at {at}; {detail}")]
+    NonFinite {
+        /// The op.
+        op: &'static str,
+        /// `"NaN"`, `"inf"` or `"-inf"`.
+        what: &'static str,
+        /// Forward or backward.
+        pass: Pass,
+        /// Where the op was called.
+        at: Site,
+        /// The element and the likely cause.
+        detail: String,
+    },
+
+    /// Two operands recorded on different tapes.
+    #[error(
+        "{op}: the operands live on different tapes at {at}; record both on one tape (bring the constant or parameter onto this tape with tape.constant / tape.param)"
+    )]
+    TapeMismatch {
+        /// The op.
+        op: &'static str,
+        /// Where the op was called.
+        at: Site,
+    },
+
+    /// A parameter name used twice in one `Params` store.
+    #[error(
+        "params: a parameter named {name:?} already exists; give every parameter a unique name (e.g. \"layer1.weight\")"
+    )]
+    DuplicateParam {
+        /// The name.
+        name: String,
+    },
+
+    /// A parameter name or id that the store does not hold.
+    #[error("params: no parameter {what}; the store holds {available}")]
+    UnknownParam {
+        /// The name or id asked for.
+        what: String,
+        /// The names it does hold.
+        available: String,
+    },
+
+    /// A gradient asked for a parameter that was never on the tape.
+    #[error(
+        "grads: parameter {id} has no gradient; bring it onto the tape with tape.param before calling backward"
+    )]
+    NoGradient {
+        /// The parameter's index.
+        id: usize,
+    },
+
+    /// An in-place update whose shape differs from the parameter's.
+    #[error(
+        "params: {name:?} has shape {expected}, the update has {got}; updates must match the parameter's shape"
+    )]
+    ParamShape {
+        /// The parameter's name.
+        name: String,
+        /// The parameter's shape.
+        expected: Shape,
+        /// The update's shape.
+        got: Shape,
+    },
+}
+
+fn rank_note(lhs: &Shape, rhs: &Shape) -> String {
+    if lhs.rank() != rhs.rank() { format!(" (rank {} vs {})", lhs.rank(), rhs.rank()) } else { String::new() }
+}
+
+/// The shape two same-rank shapes would broadcast to under numpy's rules, if any.
+fn numpy_broadcast(lhs: &Shape, rhs: &Shape) -> Option<Shape> {
+    if lhs.rank() != rhs.rank() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(lhs.rank());
+    for (&a, &b) in lhs.dims().iter().zip(rhs.dims()) {
+        out.push(match (a, b) {
+            _ if a == b => a,
+            (1, b) => b,
+            (a, 1) => a,
+            _ => return None,
+        });
+    }
+    Some(Shape::from(out))
+}
+
+fn elementwise_fix(lhs: &Shape, rhs: &Shape) -> String {
+    if lhs.rank() != rhs.rank() {
+        let (big, small_side) = if lhs.rank() > rhs.rank() { (lhs, "right") } else { (rhs, "left") };
+        if lhs.numel() == rhs.numel() {
+            return format!("reshape one side, e.g. the {small_side} operand with .reshape({big})");
+        }
+        return "plain ops never add axes: reshape or slice one side so both shapes are equal".to_string();
+    }
+    match numpy_broadcast(lhs, rhs) {
+        Some(target) if &target != lhs && &target != rhs => format!(
+            "numpy would silently broadcast both to {target}, which is rarely meant: for an \
+             elementwise op transpose one side (.t()); for all pairs broadcast both explicitly \
+             with .broadcast_to({target})"
+        ),
+        Some(target) => {
+            let side = if &target == lhs { "right" } else { "left" };
+            format!(
+                "broadcast the {side} operand explicitly with .broadcast_to({target}) (or use \
+                 a broadcast_* op)"
+            )
+        }
+        None => "the shapes are incompatible; check that you passed the operands you meant".to_string(),
+    }
+}
+
+fn matmul_fix(lhs: &Shape, rhs: &Shape) -> String {
+    let (ld, rd) = (lhs.dims(), rhs.dims());
+    let (r, c) = (ld.len(), rd.len());
+    let k_l = ld[r - 1];
+    let k_r = rd[c - 2];
+    if k_l == rd[c - 1] {
+        format!(
+            "the left operand has {k_l} columns but the right has {k_r} rows; did you mean the \
+             right operand transposed (.t())?"
+        )
+    } else if ld[r - 2] == k_r {
+        format!(
+            "the left operand has {k_l} columns but the right has {k_r} rows; did you mean the \
+             left operand transposed (.t())?"
+        )
+    } else {
+        format!("the left operand's columns ({k_l}) must equal the right operand's rows ({k_r})")
+    }
+}
+
+fn broadcast_fix(from: &Shape, to: &Shape) -> String {
+    if from.rank() != to.rank() {
+        return format!(
+            "broadcast_to never adds axes: add them first with .reshape (e.g. {from} to a rank-{} \
+             shape with 1 in the new axes)",
+            to.rank()
+        );
+    }
+    "only axes of size 1 can grow; the other axes must already match".to_string()
+}

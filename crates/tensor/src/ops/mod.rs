@@ -1,0 +1,9 @@
+//! Every differentiable op, one file per family. Each op's forward and backward sit side by side,
+//! with the derivative written in its doc comment.
+
+pub mod binary;
+pub mod custom;
+pub mod linalg;
+pub mod movement;
+pub mod reduce;
+pub mod unary;
