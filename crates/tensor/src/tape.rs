@@ -420,7 +420,7 @@ impl<T: Float> Tape<T> {
             inner.has_grad.resize(n, false);
         }
         inner.has_grad[..n].fill(false);
-        let Inner { nodes, bufs, gbufs, has_grad, index_pool, id_pool, customs, anomaly, spare, .. } = inner;
+        let Inner { nodes, bufs, gbufs, has_grad, index_pool, id_pool, customs, anomaly, .. } = inner;
         let nodes = &nodes[..n];
         let vals = Vals { nodes, bufs, index_pool, id_pool, customs };
         if nodes[loss as usize].requires_grad {
