@@ -87,7 +87,7 @@ pub enum Error {
     },
 
     /// `matmul` operands whose inner dimensions disagree.
-    #[error("matmul: inner dimensions differ: {lhs} · {rhs} at {at}; {}", matmul_fix(lhs, rhs))]
+    #[error("matmul: {lhs} · {rhs} do not multiply at {at}; {}", matmul_fix(lhs, rhs))]
     MatmulShape {
         /// Left operand shape.
         lhs: Shape,
@@ -286,7 +286,7 @@ pub enum Error {
 
     /// A parameter name used twice in one `Params` store.
     #[error(
-        "params: a parameter named {name:?} already exists; give every parameter a unique name (e.g. \"layer1.weight\")"
+        "params: a parameter named {name:?} already exists; rename one of them (names are how checkpoints and optimizer state find parameters)"
     )]
     DuplicateParam {
         /// The name.
@@ -371,23 +371,33 @@ fn elementwise_fix(lhs: &Shape, rhs: &Shape) -> String {
     }
 }
 
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("{n} {what}") } else { format!("{n} {what}s") }
+}
+
 fn matmul_fix(lhs: &Shape, rhs: &Shape) -> String {
     let (ld, rd) = (lhs.dims(), rhs.dims());
     let (r, c) = (ld.len(), rd.len());
+    if r != c || r < 2 {
+        return "both operands need the same rank: [m, k] · [k, n], or [b, m, k] · [b, k, n] for a batch"
+            .to_string();
+    }
+    if r == 3 && ld[0] != rd[0] {
+        return format!(
+            "the batch sizes differ ({} vs {}); both operands need the same leading batch axis",
+            ld[0], rd[0]
+        );
+    }
     let k_l = ld[r - 1];
     let k_r = rd[c - 2];
+    let clash =
+        format!("the left operand has {} but the right has {}", plural(k_l, "column"), plural(k_r, "row"));
     if k_l == rd[c - 1] {
-        format!(
-            "the left operand has {k_l} columns but the right has {k_r} rows; did you mean the \
-             right operand transposed (.t())?"
-        )
+        format!("{clash}; did you mean the right operand transposed (.t())?")
     } else if ld[r - 2] == k_r {
-        format!(
-            "the left operand has {k_l} columns but the right has {k_r} rows; did you mean the \
-             left operand transposed (.t())?"
-        )
+        format!("{clash}; did you mean the left operand transposed (.t())?")
     } else {
-        format!("the left operand's columns ({k_l}) must equal the right operand's rows ({k_r})")
+        format!("{clash}; the left operand's columns must equal the right operand's rows")
     }
 }
 

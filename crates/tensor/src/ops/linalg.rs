@@ -128,7 +128,7 @@ impl<'t, T: Float> Var<'t, T> {
             }
         }
         if sa.rank() != sb.rank() || (sa.rank() == 3 && sa.dims()[0] != sb.dims()[0]) {
-            return Err(Error::ShapeMismatch { op: "matmul (batch)", lhs: sa, rhs: sb, at });
+            return Err(Error::MatmulShape { lhs: sa, rhs: sb, at });
         }
         let r = sa.rank();
         if sa.dims()[r - 1] != sb.dims()[r - 2] {

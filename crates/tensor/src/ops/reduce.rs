@@ -281,7 +281,15 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     fn log_softmax_at(self, axis: usize, at: Site) -> Result<Self> {
+        self.log_softmax_named("log_softmax", axis, at)
+    }
+
+    fn log_softmax_named(self, op: &'static str, axis: usize, at: Site) -> Result<Self> {
+        self.check_operands(&[], op, at)?;
         let shape = self.shape()?;
+        if axis >= shape.rank() {
+            return Err(Error::AxisOutOfRange { op, axis, shape, at });
+        }
         let lse = self.log_sum_exp_at(axis, true, at)?.broadcast_to_at(shape, at)?;
         self.binary_at::<crate::ops::binary::SubOp>(lse, at)
     }
@@ -290,7 +298,7 @@ impl<'t, T: Float> Var<'t, T> {
     #[track_caller]
     pub fn softmax(self, axis: usize) -> Self {
         let at = Site::caller();
-        let r = self.log_softmax_at(axis, at).map(|l| l.unary_at::<crate::ops::unary::Exp>(at));
+        let r = self.log_softmax_named("softmax", axis, at).map(|l| l.unary_at::<crate::ops::unary::Exp>(at));
         Var::record(self.tape, r)
     }
 
@@ -298,6 +306,6 @@ impl<'t, T: Float> Var<'t, T> {
     #[track_caller]
     pub fn try_softmax(self, axis: usize) -> Result<Self> {
         let at = Site::caller();
-        self.log_softmax_at(axis, at).map(|l| l.unary_at::<crate::ops::unary::Exp>(at))
+        self.log_softmax_named("softmax", axis, at).map(|l| l.unary_at::<crate::ops::unary::Exp>(at))
     }
 }

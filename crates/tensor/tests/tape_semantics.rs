@@ -1,0 +1,226 @@
+//! The tape's contract: backward only from a scalar, idempotent, iterative, correct for values
+//! used several times, reusable after `clear()`, and parameters kept outside the tape.
+
+use downhill_tensor::{Error, Params, Tape, Tensor};
+
+fn store(values: &[(&str, Tensor<f64>)]) -> Params<f64> {
+    let mut p = Params::new();
+    for (n, t) in values {
+        p.insert(*n, t.clone()).unwrap();
+    }
+    p
+}
+
+#[test]
+fn backward_only_from_a_scalar() {
+    let p = store(&[("w", Tensor::ones([3]))]);
+    let tape = Tape::new();
+    let w = tape.param(&p, p.id("w").unwrap());
+    let err = (w * 2.0).backward().unwrap_err();
+    assert!(matches!(err, Error::NonScalarBackward { ref shape, .. } if shape.dims() == [3]), "{err}");
+    // A one-element tensor of rank 1 is not a scalar either: reduce explicitly.
+    let one = tape.param(&p, p.id("w").unwrap()).narrow(0, 0, 1);
+    assert!(matches!(one.backward(), Err(Error::NonScalarBackward { .. })));
+    assert!((w * 2.0).sum().backward().is_ok());
+}
+
+#[test]
+fn backward_twice_gives_identical_grads() {
+    let p = store(&[("x", Tensor::from_vec(vec![0.3, -1.2, 2.0], [3]).unwrap())]);
+    let tape = Tape::new();
+    let x = tape.param(&p, p.id("x").unwrap());
+    let loss = (x.tanh() * x.exp()).sum();
+    let g1 = loss.backward().unwrap();
+    let g2 = loss.backward().unwrap();
+    assert_eq!(g1, g2);
+    let mut g3 = downhill_tensor::Grads::new();
+    loss.backward_into(&mut g3).unwrap();
+    loss.backward_into(&mut g3).unwrap();
+    assert_eq!(g1, g3, "backward_into resets, it does not add to the previous result");
+}
+
+#[test]
+fn diamond_graph_accumulates() {
+    // f(x) = e^x + x·e^x, with e^x shared by both branches: f'(x) = e^x + e^x + x·e^x.
+    let xs = [0.5, -1.0, 2.0];
+    let p = store(&[("x", Tensor::from_vec(xs.to_vec(), [3]).unwrap())]);
+    let tape = Tape::new();
+    let x = tape.param(&p, p.id("x").unwrap());
+    let a = x.exp();
+    let f = (a + a * x).sum();
+    let g = f.backward().unwrap();
+    let g = g.get(p.id("x").unwrap()).unwrap();
+    for (i, &xi) in xs.iter().enumerate() {
+        let want = 2.0 * xi.exp() + xi * xi.exp();
+        assert!((g.data()[i] - want).abs() < 1e-12, "{} vs {want}", g.data()[i]);
+    }
+}
+
+#[test]
+fn same_var_on_both_sides() {
+    let p = store(&[("x", Tensor::from_vec(vec![3.0], [1]).unwrap())]);
+    let tape = Tape::new();
+    let x = tape.param(&p, p.id("x").unwrap());
+    // d/dx (x·x + x/x) = 2x + 0
+    let g = (x * x + x / x).sum().backward().unwrap();
+    assert!((g.get(p.id("x").unwrap()).unwrap().data()[0] - 6.0).abs() < 1e-12);
+}
+
+#[test]
+fn same_param_brought_on_twice_sums_both_uses() {
+    let p = store(&[("w", Tensor::from_vec(vec![2.0], [1]).unwrap())]);
+    let id = p.id("w").unwrap();
+    let tape = Tape::new();
+    let (w1, w2) = (tape.param(&p, id), tape.param(&p, id));
+    let g = (w1 * w2).sum().backward().unwrap();
+    assert_eq!(g.get(id).unwrap().data(), &[4.0]);
+}
+
+#[test]
+fn hundred_thousand_node_chain_does_not_overflow() {
+    let p = store(&[("x", Tensor::from_vec(vec![1.0], [1]).unwrap())]);
+    let tape = Tape::new();
+    let mut v = tape.param(&p, p.id("x").unwrap());
+    for _ in 0..100_000 {
+        v = v * 1.00001;
+    }
+    let g = v.sum().backward().unwrap();
+    let want = 1.00001f64.powi(100_000);
+    let got = g.get(p.id("x").unwrap()).unwrap().data()[0];
+    assert!((got - want).abs() / want < 1e-9, "{got} vs {want}");
+    assert_eq!(tape.len(), 100_002);
+}
+
+#[test]
+fn unused_params_get_zero_grads_and_absent_params_get_none() {
+    let p = store(&[("a", Tensor::ones([2])), ("b", Tensor::ones([2, 2])), ("c", Tensor::ones([1]))]);
+    let tape = Tape::new();
+    let a = tape.param(&p, p.id("a").unwrap());
+    let _b = tape.param(&p, p.id("b").unwrap());
+    let g = a.sum().backward().unwrap();
+    assert_eq!(g.get(p.id("b").unwrap()).unwrap(), &Tensor::zeros([2, 2]));
+    assert!(g.get(p.id("c").unwrap()).is_none());
+    assert!(matches!(g.try_get(p.id("c").unwrap()), Err(Error::NoGradient { id: 2 })));
+    let names: Vec<_> = g.iter().map(|(id, _)| p.name(id).to_string()).collect();
+    assert_eq!(names, ["a", "b"], "grads come back in parameter order");
+}
+
+#[test]
+fn constants_get_no_gradient_and_detach_stops_it() {
+    let p = store(&[("w", Tensor::from_vec(vec![1.5], [1]).unwrap())]);
+    let id = p.id("w").unwrap();
+    let tape = Tape::new();
+    let w = tape.param(&p, id);
+    let c = tape.constant(&Tensor::from_vec(vec![4.0], [1]).unwrap());
+    // d/dw (w·c + detach(w)²) = c, since the detached branch is a constant.
+    let g = (w * c + w.detach().square()).sum().backward().unwrap();
+    assert_eq!(g.get(id).unwrap().data(), &[4.0]);
+    assert_eq!(g.len(), 1);
+}
+
+#[test]
+fn cleared_tape_is_reused_with_identical_results() {
+    let mut p = store(&[("w", Tensor::from_vec(vec![0.1, -0.2, 0.3, 0.4], [2, 2]).unwrap())]);
+    let id = p.id("w").unwrap();
+    let x = Tensor::from_vec(vec![1.0, 2.0, -1.0, 0.5], [2, 2]).unwrap();
+    let mut tape = Tape::new();
+    let mut first = None;
+    for step in 0..3 {
+        tape.clear();
+        assert!(tape.is_empty());
+        let loss = tape.constant(&x).matmul(tape.param(&p, id)).sigmoid().sum();
+        let g = loss.backward().unwrap();
+        let len = tape.len();
+        if step == 0 {
+            first = Some((g.clone(), len));
+        } else {
+            assert_eq!(Some((g.clone(), len)), first, "same graph, same params, same grads");
+        }
+        let _ = g;
+    }
+    // Parameters live outside the tape: updating them changes the next step only.
+    tape.clear();
+    p.get_mut(id).data_mut()[0] = 5.0;
+    let loss = tape.constant(&x).matmul(tape.param(&p, id)).sigmoid().sum();
+    assert_ne!(loss.backward().unwrap(), first.unwrap().0);
+}
+
+#[test]
+fn clear_forgets_errors() {
+    let mut tape = Tape::<f64>::new();
+    let a = tape.constant(&Tensor::zeros([2]));
+    let b = tape.constant(&Tensor::zeros([3]));
+    let _ = a + b;
+    assert!(tape.error().is_some());
+    tape.clear();
+    assert!(tape.check().is_ok());
+    let a = tape.constant(&Tensor::zeros([2]));
+    assert!((a + a).sum().backward().is_ok());
+}
+
+#[test]
+fn first_error_wins_and_poisons_later_results() {
+    let tape = Tape::<f64>::new();
+    let a = tape.constant(&Tensor::zeros([2, 3]));
+    let b = tape.constant(&Tensor::zeros([3, 2]));
+    let bad = a + b; // first error
+    let worse = bad.matmul(a).reshape([7]); // consequences: no new error
+    let unrelated = (a * 2.0).sum();
+    for r in [worse.value().map(|_| ()), unrelated.value().map(|_| ()), unrelated.backward().map(|_| ())] {
+        match r {
+            Err(Error::ShapeMismatch { op: "add", .. }) => {}
+            other => panic!("expected the first error (add), got {other:?}"),
+        }
+    }
+    assert!(!bad.is_valid() && !worse.is_valid() && unrelated.is_valid());
+}
+
+#[test]
+fn try_forms_return_at_once_without_poisoning() {
+    let tape = Tape::<f64>::new();
+    let a = tape.constant(&Tensor::zeros([2, 3]));
+    let b = tape.constant(&Tensor::zeros([2]));
+    assert!(matches!(a.try_sub(b), Err(Error::ShapeMismatch { op: "sub", .. })));
+    assert!(matches!(a.try_matmul(a), Err(Error::MatmulShape { .. })));
+    assert!(matches!(a.try_reshape([4]), Err(Error::Reshape { .. })));
+    assert!(tape.check().is_ok(), "try_* errors are the caller's to handle");
+    assert!(a.sum().value().is_ok());
+}
+
+#[test]
+fn operands_from_two_tapes_are_refused() {
+    let t1 = Tape::<f64>::new();
+    let t2 = Tape::<f64>::new();
+    let a = t1.constant(&Tensor::zeros([2]));
+    let b = t2.constant(&Tensor::zeros([2]));
+    assert!(matches!(a.try_add(b), Err(Error::TapeMismatch { op: "add", .. })));
+}
+
+#[test]
+fn scalars_combine_with_anything() {
+    let p = store(&[
+        ("b", Tensor::scalar(0.5)),
+        ("x", Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).unwrap()),
+    ]);
+    let tape = Tape::new();
+    let (b, x) = (tape.param(&p, p.id("b").unwrap()), tape.param(&p, p.id("x").unwrap()));
+    let y = (x * b + b) - 1.0;
+    assert_eq!(y.value().unwrap().data(), &[0.0, 0.5, 1.0, 1.5]);
+    let g = y.sum().backward().unwrap();
+    // dy/db summed over elements: Σ(x + 1) = 14.
+    assert_eq!(g.get(p.id("b").unwrap()).unwrap().data(), &[14.0]);
+    assert_eq!((2.0 - x).value().unwrap().data(), &[1.0, 0.0, -1.0, -2.0]);
+    assert_eq!((12.0 / x).value().unwrap().data(), &[12.0, 6.0, 4.0, 3.0]);
+}
+
+#[test]
+fn f32_works_too() {
+    let mut p = Params::<f32>::new();
+    let w = p.insert("w", Tensor::from_vec(vec![1.0f32, 2.0], [2, 1]).unwrap()).unwrap();
+    let tape = Tape::new();
+    let x = tape.constant(&Tensor::from_vec(vec![1.0f32, 1.0, 2.0, 0.0], [2, 2]).unwrap());
+    let loss = x.matmul(tape.param(&p, w)).sigmoid().mean();
+    let g = loss.backward().unwrap();
+    assert_eq!(g.get(w).unwrap().dims(), &[2, 1]);
+    assert!(g.get(w).unwrap().all_finite());
+}
