@@ -1,3 +1,17 @@
-//! downhill: reverse-mode autodiff tensors with strict shapes (facade crate).
-pub use downhill_gradcheck as gradcheck;
+#![doc = include_str!("../README.md")]
+//!
+//! ---
+//! The facade crate: re-exports of the workspace crates and a [`prelude`].
+
+/// Tensors, the tape, reverse-mode autodiff, typed errors (`downhill-tensor`).
 pub use downhill_tensor as tensor;
+
+/// Gradient checking against central finite differences (`downhill-gradcheck`).
+pub use downhill_gradcheck as gradcheck;
+
+/// The names almost every program needs: `use downhill::prelude::*;`.
+pub mod prelude {
+    pub use downhill_tensor::{
+        Error, Float, Grads, ParamId, Params, Result, SeededRng, Shape, Tape, Tensor, Var, seeded_rng,
+    };
+}

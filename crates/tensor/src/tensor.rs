@@ -259,8 +259,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand_xoshiro::Xoshiro256PlusPlus;
+    use crate::seeded_rng;
 
     #[test]
     fn from_vec_checks_length() {
@@ -286,8 +285,8 @@ mod tests {
 
     #[test]
     fn random_is_seeded() {
-        let mut r1 = Xoshiro256PlusPlus::seed_from_u64(7);
-        let mut r2 = Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut r1 = seeded_rng(7);
+        let mut r2 = seeded_rng(7);
         let a = Tensor::<f64>::rand_normal([4, 3], 0.0, 1.0, &mut r1).unwrap();
         let b = Tensor::<f64>::rand_normal([4, 3], 0.0, 1.0, &mut r2).unwrap();
         assert_eq!(a, b);

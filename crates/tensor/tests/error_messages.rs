@@ -101,7 +101,7 @@ fn argument_errors() {
     assert_snapshot!("clamp_inverted", msg(a.try_clamp(1.0, -1.0)));
     assert_snapshot!("from_vec_length", msg(Tensor::from_vec(vec![1.0f64, 2.0, 3.0], [2, 2])));
     assert_snapshot!("arange_zero_step", msg(Tensor::<f64>::arange(0.0, 1.0, 0.0)));
-    let mut rng = <rand_xoshiro::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(0);
+    let mut rng = downhill_tensor::seeded_rng(0);
     assert_snapshot!("rand_uniform_empty_range", msg(Tensor::<f64>::rand_uniform([2], 1.0, 1.0, &mut rng)));
     assert_snapshot!("rand_normal_negative_std", msg(Tensor::<f64>::rand_normal([2], 0.0, -1.0, &mut rng)));
     assert_snapshot!("item_not_scalar", msg(z(&[2, 2]).item()));
