@@ -9,6 +9,12 @@ pub use downhill_tensor as tensor;
 /// Gradient checking against central finite differences (`downhill-gradcheck`).
 pub use downhill_gradcheck as gradcheck;
 
+/// Layers, models, losses, initializers (`downhill-nn`).
+pub use downhill_nn as nn;
+
+/// Optimizers, clipping, schedules, optimizer state (`downhill-optim`).
+pub use downhill_optim as optim;
+
 /// The names almost every program needs: `use downhill::prelude::*;`.
 pub mod prelude {
     pub use downhill_tensor::{

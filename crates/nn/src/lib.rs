@@ -1,0 +1,1 @@
+//! Layers, models, losses and initializers (being built; see issue 3).

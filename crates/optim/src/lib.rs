@@ -1,0 +1,1 @@
+//! Optimizers, clipping, schedules, optimizer state (being built; see issue 3).
