@@ -14,7 +14,7 @@ fn linear_regression_gradient_matches_hand_derivation() {
     let g = loss.backward().unwrap();
     // hand: r = Xw + b - y; dL/dw = 2/n X^T r; dL/db = 2/n sum r
     let r: Vec<f64> =
-        (0..3).map(|i| x.data()[2 * i] * 0.5 + x.data()[2 * i + 1] * -1.0 + 0.25 - y.data()[i]).collect();
+        (0..3).map(|i| x.data()[2 * i] * 0.5 - x.data()[2 * i + 1] + 0.25 - y.data()[i]).collect();
     let gw0: f64 = (0..3).map(|i| 2.0 / 3.0 * x.data()[2 * i] * r[i]).sum();
     let gw1: f64 = (0..3).map(|i| 2.0 / 3.0 * x.data()[2 * i + 1] * r[i]).sum();
     let gb: f64 = r.iter().map(|v| 2.0 / 3.0 * v).sum();
