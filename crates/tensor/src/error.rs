@@ -311,6 +311,80 @@ pub enum Error {
         id: usize,
     },
 
+    /// A file could not be read or written.
+    #[error("io: cannot {action} {path}: {message}")]
+    Io {
+        /// `"read"`, `"write"`, ...
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+
+    /// A file that is not a valid safetensors file.
+    #[error(
+        "safetensors: {path} is not a valid safetensors file ({message}); was it written by a safetensors writer and copied whole?"
+    )]
+    Safetensors {
+        /// The file (or `"<bytes>"`).
+        path: String,
+        /// What the parser found.
+        message: String,
+    },
+
+    /// A stored tensor of another element type than the one asked for.
+    #[error(
+        "safetensors: tensor {name:?} in {path} is {found}, not {expected}; load it with the matching float type (f32 or f64) or convert the file"
+    )]
+    Dtype {
+        /// Tensor name.
+        name: String,
+        /// The file.
+        path: String,
+        /// The element type asked for.
+        expected: &'static str,
+        /// The element type stored.
+        found: String,
+    },
+
+    /// A parameter with no tensor of its name in a file.
+    #[error("load: {path} has no tensor {name:?} (it holds {available}); was it saved from the same model?")]
+    MissingTensor {
+        /// The parameter name.
+        name: String,
+        /// The file.
+        path: String,
+        /// The names the file holds.
+        available: String,
+    },
+
+    /// Tensors in a file that the store has no parameter for.
+    #[error(
+        "load: {path} holds tensors the model does not have: {names:?}; was it saved from another model (or a model with other layer names)?"
+    )]
+    UnexpectedTensors {
+        /// The file.
+        path: String,
+        /// The unknown names.
+        names: Vec<String>,
+    },
+
+    /// A stored tensor whose shape differs from the parameter's.
+    #[error(
+        "load: tensor {name:?} in {path} has shape {found}, the model's parameter has {expected}; was it saved from a model with other layer sizes?"
+    )]
+    TensorShape {
+        /// Tensor name.
+        name: Box<str>,
+        /// The file.
+        path: Box<str>,
+        /// The parameter's shape.
+        expected: Shape,
+        /// The stored shape.
+        found: Shape,
+    },
+
     /// An in-place update whose shape differs from the parameter's.
     #[error(
         "params: {name:?} has shape {expected}, the update has {got}; updates must match the parameter's shape"

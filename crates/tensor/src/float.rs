@@ -21,6 +21,15 @@ pub trait Float:
     /// Widens to `f64` exactly.
     fn f64(self) -> f64;
 
+    /// Size of one element in bytes.
+    const BYTES: usize;
+
+    /// Appends the little-endian bytes of `self`.
+    fn extend_le_bytes(self, out: &mut Vec<u8>);
+
+    /// Reads one element from exactly [`Float::BYTES`] little-endian bytes.
+    fn from_le_slice(bytes: &[u8]) -> Self;
+
     /// Converts a count (a length, a batch size) to this type.
     fn of_usize(n: usize) -> Self {
         Self::of(n as f64)
@@ -59,6 +68,15 @@ mod sealed {
 
 impl Float for f64 {
     const DTYPE: &'static str = "f64";
+    const BYTES: usize = 8;
+    fn extend_le_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn from_le_slice(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(bytes);
+        f64::from_le_bytes(b)
+    }
     #[inline]
     fn of(x: f64) -> Self {
         x
@@ -90,6 +108,15 @@ impl Float for f64 {
 
 impl Float for f32 {
     const DTYPE: &'static str = "f32";
+    const BYTES: usize = 4;
+    fn extend_le_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn from_le_slice(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(bytes);
+        f32::from_le_bytes(b)
+    }
     #[inline]
     fn of(x: f64) -> Self {
         x as f32

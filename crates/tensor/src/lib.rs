@@ -37,6 +37,7 @@
 mod display;
 mod error;
 mod float;
+pub mod io;
 pub mod ops;
 mod params;
 pub mod rng;

@@ -175,3 +175,36 @@ fn anomaly_reports() {
     let loss = (tape.param(&p, w) * data).sum();
     assert_snapshot!("anomaly_bad_input", msg(loss.backward()));
 }
+
+#[test]
+fn file_errors() {
+    use downhill_tensor::io;
+    use std::collections::BTreeMap;
+    let mut saved = Params::<f64>::new();
+    saved.insert("fc1.weight", z(&[3, 2])).unwrap();
+    saved.insert("fc1.bias", z(&[1, 2])).unwrap();
+    let bytes = io::to_bytes(saved.iter().map(|(_, n, t)| (n, t)), &BTreeMap::new()).unwrap();
+    let origin = "weights.safetensors";
+    assert_snapshot!("load_wrong_dtype", msg(io::from_bytes::<f32>(&bytes, origin)));
+    let mut other = Params::<f64>::new();
+    other.insert("fc1.weight", z(&[4, 2])).unwrap();
+    other.insert("fc1.bias", z(&[1, 2])).unwrap();
+    assert_snapshot!(
+        "load_wrong_shape",
+        msg(io::assign(&mut other, io::from_bytes(&bytes, origin).unwrap(), origin))
+    );
+    let mut renamed = Params::<f64>::new();
+    renamed.insert("layer1.weight", z(&[3, 2])).unwrap();
+    assert_snapshot!(
+        "load_missing_tensor",
+        msg(io::assign(&mut renamed, io::from_bytes(&bytes, origin).unwrap(), origin))
+    );
+    let mut smaller = Params::<f64>::new();
+    smaller.insert("fc1.weight", z(&[3, 2])).unwrap();
+    assert_snapshot!(
+        "load_unexpected_tensors",
+        msg(io::assign(&mut smaller, io::from_bytes(&bytes, origin).unwrap(), origin))
+    );
+    assert_snapshot!("load_garbage", msg(io::from_bytes::<f64>(b"GIF89a....", origin)));
+    assert_snapshot!("load_missing_file", msg(io::load::<f64>("/nonexistent/dir/w.safetensors")));
+}
