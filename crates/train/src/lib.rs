@@ -1,0 +1,12 @@
+//! # downhill-train
+//!
+//! Everything around an optimizer that a training run needs: data (CSV loading with typed errors,
+//! the bundled real datasets, seeded splits, scaling fitted on the training split only, seeded
+//! mini-batches). The fit loop, diagnostics, checkpoints and reports build on it.
+
+#![warn(missing_docs)]
+
+pub mod data;
+mod error;
+
+pub use error::{Error, Result};
