@@ -8,5 +8,6 @@
 
 pub mod data;
 mod error;
+pub mod surfaces;
 
 pub use error::{Error, Result};

@@ -5,12 +5,14 @@ mod bundled;
 mod csv;
 mod scale;
 mod split;
+mod synthetic;
 
 pub use batch::{Batches, Cursor};
 pub use bundled::{breast_cancer, diabetes_raw, digits, wine_quality_red};
 pub use csv::{CsvOptions, TargetColumn, load_csv, read_csv};
 pub use scale::{MinMaxScaler, StandardScaler};
 pub use split::{Split, SplitOptions, split};
+pub use synthetic::{CHURN_FEATURES, CHURN_INTERACTIONS, CHURN_RATE, Toy, churn, toy};
 
 use downhill_tensor::Tensor;
 
