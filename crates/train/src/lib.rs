@@ -8,6 +8,7 @@
 
 pub mod data;
 mod error;
+pub mod metrics;
 pub mod surfaces;
 
 pub use error::{Error, Result};
