@@ -171,38 +171,33 @@ impl<T: Float> Grads<T> {
         self.iter().flat_map(|(_, g)| g.data().iter()).map(|x| x.f64() * x.f64()).sum::<f64>().sqrt()
     }
 
-    /// Marks every slot empty, keeping the buffers for reuse.
-    pub(crate) fn reset(&mut self) -> Vec<Option<Tensor<T>>> {
-        std::mem::take(&mut self.slots)
-    }
-
-    /// Adds `g` into the slot of `id`, reusing `spare` buffers when possible.
-    pub(crate) fn accumulate(
-        &mut self,
-        id: ParamId,
-        shape: &Shape,
-        g: &[T],
-        spare: &mut [Option<Tensor<T>>],
-    ) {
+    /// Writes one parameter's gradient during a backward pass. `first` says whether this is the
+    /// pass's first contribution for `id`: it overwrites the slot (reusing its buffer when the
+    /// shape matches), later ones add to it. Allocates only for a new slot or a changed shape.
+    pub(crate) fn write(&mut self, id: ParamId, shape: &Shape, g: &[T], first: bool) {
         let i = id.index();
         if self.slots.len() <= i {
             self.slots.resize(i + 1, None);
         }
         match &mut self.slots[i] {
-            Some(t) => {
+            Some(t) if !first => {
                 for (d, &s) in t.data_mut().iter_mut().zip(g) {
                     *d += s;
                 }
             }
-            slot @ None => {
-                let reused = spare.get_mut(i).and_then(Option::take).filter(|t| t.shape() == shape);
-                *slot = Some(match reused {
-                    Some(mut t) => {
-                        t.data_mut().copy_from_slice(g);
-                        t
-                    }
-                    None => Tensor::from_parts(shape.clone(), g.to_vec()),
-                });
+            Some(t) if t.shape() == shape => t.data_mut().copy_from_slice(g),
+            slot => *slot = Some(Tensor::from_parts(shape.clone(), g.to_vec())),
+        }
+    }
+
+    /// Ends a backward pass: only the parameters it reached (`reached[i]`) keep a gradient, so
+    /// the store equals a fresh one filled by the same pass.
+    pub(crate) fn finish(&mut self, reached: &[bool]) {
+        let len = reached.iter().rposition(|&r| r).map_or(0, |i| i + 1);
+        self.slots.truncate(len);
+        for (slot, &r) in self.slots.iter_mut().zip(reached) {
+            if !r {
+                *slot = None;
             }
         }
     }

@@ -84,6 +84,8 @@ pub(crate) struct Inner<T: Float> {
     /// Gradient buffers, one per node position; kept across `clear()`.
     pub(crate) gbufs: Vec<Vec<T>>,
     pub(crate) has_grad: Vec<bool>,
+    /// Scratch for `backward_into`: which parameters (by `ParamId` index) the pass reached.
+    pub(crate) param_seen: Vec<bool>,
     pub(crate) index_pool: Vec<usize>,
     pub(crate) id_pool: Vec<u32>,
     pub(crate) customs: Vec<Box<dyn CustomOp<T>>>,
@@ -307,6 +309,7 @@ impl<T: Float> Tape<T> {
                 bufs: Vec::new(),
                 gbufs: Vec::new(),
                 has_grad: Vec::new(),
+                param_seen: Vec::new(),
                 index_pool: Vec::new(),
                 id_pool: Vec::new(),
                 customs: Vec::new(),
@@ -420,7 +423,8 @@ impl<T: Float> Tape<T> {
             inner.has_grad.resize(n, false);
         }
         inner.has_grad[..n].fill(false);
-        let Inner { nodes, bufs, gbufs, has_grad, index_pool, id_pool, customs, anomaly, .. } = inner;
+        let Inner { nodes, bufs, gbufs, has_grad, param_seen, index_pool, id_pool, customs, anomaly, .. } =
+            inner;
         let nodes = &nodes[..n];
         let vals = Vals { nodes, bufs, index_pool, id_pool, customs };
         if nodes[loss as usize].requires_grad {
@@ -449,7 +453,10 @@ impl<T: Float> Tape<T> {
             inner_poison(&mut guard, e.clone());
             return Err(e);
         }
-        let mut old = out.reset();
+        // Overwrite `out` in place (its buffers are reused): the first contribution of each
+        // parameter replaces the old value, later ones (a parameter brought on twice) add.
+        let seen = param_seen;
+        seen.clear();
         for (i, node) in nodes.iter().enumerate() {
             if let Aux::Param(pid) = node.aux {
                 if !has_grad[i] {
@@ -458,9 +465,15 @@ impl<T: Float> Tape<T> {
                     b.resize(node.shape.numel(), T::zero());
                     has_grad[i] = true;
                 }
-                out.accumulate(pid, &node.shape, &gbufs[i], &mut old);
+                let k = pid.index();
+                if seen.len() <= k {
+                    seen.resize(k + 1, false);
+                }
+                out.write(pid, &node.shape, &gbufs[i], !seen[k]);
+                seen[k] = true;
             }
         }
+        out.finish(seen);
         Ok(())
     }
 }

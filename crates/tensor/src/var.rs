@@ -96,8 +96,16 @@ impl<'t, T: Float> Var<'t, T> {
     #[track_caller]
     pub fn item(&self) -> Result<T> {
         let at = Site::caller();
-        let t = self.value()?;
-        t.item().map_err(|_| Error::NotScalar { shape: t.shape().clone(), at })
+        // Reads the tape's buffer directly (no copy, no allocation: a training loop may log the
+        // loss every step); errors as `value()?.item()` would give.
+        let inner = self.tape.inner.borrow();
+        if let Some(e) = &inner.error {
+            return Err(e.clone());
+        }
+        match inner.val(self.id) {
+            [x] => Ok(*x),
+            _ => Err(Error::NotScalar { shape: inner.shape(self.id).clone(), at }),
+        }
     }
 
     /// Gradients of this scalar with respect to every parameter on the tape.
