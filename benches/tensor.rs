@@ -1,1 +1,286 @@
-fn main() {}
+//! downhill's tensor benches (divan): the per-step overhead of the tape, per-op overhead at 64×64,
+//! and matmul on the tape against raw `matrixmultiply` in the same run.
+//!
+//!     cargo bench --bench tensor                 # everything (~1 min)
+//!     cargo bench --bench tensor -- gd_step      # one group (a substring filter)
+//!     bash scripts/bench_compare.sh              # + the Python peers, one table of ratios
+//!
+//! Groups:
+//! - `gd_step`: workload W3 of `/work/shared/peers/README.md`, one full gradient-descent step
+//!   (record, backward into reused `Grads`, in-place update) on `f(v) = Σ c·(v − a)²`,
+//!   `a = (1, −2)`, `c = (1, 5)`, lr 0.01, a 2-element tensor — i.e. `(x − 1)² + 5(y + 2)²`.
+//! - `per_op_64`: one op on 64×64 f32 inputs. `forward` = `tape.clear()` + the leaves + the op;
+//!   `forward_backward` = the same with trainable inputs, `.sum()` (unless the op is `sum`) and
+//!   `backward_into`; `raw` = the same arithmetic as a plain loop into a preallocated buffer
+//!   (the floor: `forward − raw` is the tape's overhead per op).
+//! - `matmul`: `n × n · n × n` forward on the tape vs `matrixmultiply::{sgemm, dgemm}` on
+//!   preallocated buffers; the items counter is 2n³ FLOP, so divan's `item/s` reads as FLOP/s.
+
+use divan::Bencher;
+use divan::counter::ItemsCount;
+use downhill::tensor::{Float, Grads, ParamId, Params, Tape, Tensor};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn main() {
+    divan::main();
+}
+
+/// The W3 problem: the parameter `v`, the constants `a` and `c`, and the reused stores.
+struct Gd<T: Float> {
+    params: Params<T>,
+    v: ParamId,
+    a: Tensor<T>,
+    c: Tensor<T>,
+    tape: Tape<T>,
+    grads: Grads<T>,
+    lr: T,
+}
+
+impl<T: Float> Gd<T> {
+    fn new() -> Self {
+        let mut params = Params::new();
+        let v = params.insert("v", Tensor::zeros([2])).unwrap();
+        Gd {
+            params,
+            v,
+            a: Tensor::from_vec(vec![T::one(), T::of(-2.0)], [2]).unwrap(),
+            c: Tensor::from_vec(vec![T::one(), T::of(5.0)], [2]).unwrap(),
+            tape: Tape::new(),
+            grads: Grads::new(),
+            lr: T::of(0.01),
+        }
+    }
+
+    /// One full step: record, backward, update.
+    #[inline(never)]
+    fn step(&mut self) {
+        self.tape.clear();
+        {
+            let tape = &self.tape;
+            let v = tape.param(&self.params, self.v);
+            let (a, c) = (tape.constant(&self.a), tape.constant(&self.c));
+            let loss = (c * (v - a).square()).sum();
+            loss.backward_into(&mut self.grads).unwrap();
+        }
+        // Release the tape's share of the parameter buffer, so the update is in place.
+        self.tape.clear();
+        let g = self.grads.get(self.v).unwrap().data();
+        let lr = self.lr;
+        for (p, &d) in self.params.get_mut(self.v).data_mut().iter_mut().zip(g) {
+            *p -= lr * d;
+        }
+    }
+}
+
+/// Workload W3: one gradient-descent step on a 2-element tensor.
+#[divan::bench(types = [f64, f32])]
+fn gd_step<T: Float>(bencher: Bencher) {
+    let mut gd = Gd::<T>::new();
+    for _ in 0..200 {
+        gd.step();
+    }
+    bencher.bench_local(|| gd.step());
+    // The step must still be the real one: from (0, 0) it converges to (1, −2).
+    let mut check = Gd::<T>::new();
+    for _ in 0..2000 {
+        check.step();
+    }
+    let v = check.params.get(check.v).data();
+    assert!((v[0].f64() - 1.0).abs() < 1e-4 && (v[1].f64() + 2.0).abs() < 1e-4, "did not converge");
+}
+
+fn rng(seed: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed)
+}
+
+fn uniform<T: Float>(shape: [usize; 2], seed: u64) -> Tensor<T> {
+    Tensor::rand_uniform(shape, T::of(-1.0), T::one(), &mut rng(seed)).unwrap()
+}
+
+/// Per-op overhead on 64×64 f32 inputs.
+mod per_op_64 {
+    use super::*;
+
+    const N: usize = 64;
+    const OPS: [&str; 6] = ["add", "mul", "exp", "sigmoid", "sum", "matmul"];
+
+    struct Inputs {
+        params: Params<f32>,
+        x: ParamId,
+        y: ParamId,
+        xt: Tensor<f32>,
+        yt: Tensor<f32>,
+    }
+
+    fn inputs() -> Inputs {
+        let (xt, yt) = (uniform::<f32>([N, N], 1), uniform::<f32>([N, N], 2));
+        let mut params = Params::new();
+        let x = params.insert("x", xt.clone()).unwrap();
+        let y = params.insert("y", yt.clone()).unwrap();
+        Inputs { params, x, y, xt, yt }
+    }
+
+    /// Records `op` on the tape: constants and the op, nothing else.
+    #[divan::bench(args = OPS)]
+    fn forward(bencher: Bencher, op: &str) {
+        let inp = inputs();
+        let mut tape = Tape::<f32>::new();
+        bencher.bench_local(|| {
+            tape.clear();
+            let (x, y) = (tape.constant(&inp.xt), tape.constant(&inp.yt));
+            let out = match op {
+                "add" => x + y,
+                "mul" => x * y,
+                "exp" => x.exp(),
+                "sigmoid" => x.sigmoid(),
+                "sum" => x.sum(),
+                "matmul" => x.matmul(y),
+                _ => unreachable!(),
+            };
+            divan::black_box(out.is_valid());
+        });
+    }
+
+    /// Records `op` on trainable inputs, reduces with `sum`, and runs `backward_into`.
+    #[divan::bench(args = OPS)]
+    fn forward_backward(bencher: Bencher, op: &str) {
+        let inp = inputs();
+        let mut tape = Tape::<f32>::new();
+        let mut grads = Grads::new();
+        bencher.bench_local(|| {
+            tape.clear();
+            let (x, y) = (tape.param(&inp.params, inp.x), tape.param(&inp.params, inp.y));
+            let loss = match op {
+                "add" => (x + y).sum(),
+                "mul" => (x * y).sum(),
+                "exp" => x.exp().sum(),
+                "sigmoid" => x.sigmoid().sum(),
+                "sum" => x.sum(),
+                "matmul" => x.matmul(y).sum(),
+                _ => unreachable!(),
+            };
+            loss.backward_into(&mut grads).unwrap();
+        });
+    }
+
+    /// The same forward arithmetic as a plain loop into a preallocated buffer (the floor).
+    #[divan::bench(args = OPS)]
+    fn raw(bencher: Bencher, op: &str) {
+        let inp = inputs();
+        let (x, y) = (inp.xt.data(), inp.yt.data());
+        let mut out = vec![0f32; N * N];
+        bencher.bench_local(|| {
+            let x = divan::black_box(x);
+            match op {
+                "add" => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&a, &b))| *o = a + b),
+                "mul" => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&a, &b))| *o = a * b),
+                "exp" => out.iter_mut().zip(x).for_each(|(o, &a)| *o = a.exp()),
+                "sigmoid" => out.iter_mut().zip(x).for_each(|(o, &a)| *o = sigmoid(a)),
+                "sum" => out[0] = x.iter().copied().sum(),
+                // SAFETY: x, y are N×N row-major and out is a distinct N×N buffer.
+                "matmul" => unsafe {
+                    matrixmultiply::sgemm(
+                        N,
+                        N,
+                        N,
+                        1.0,
+                        x.as_ptr(),
+                        N as isize,
+                        1,
+                        y.as_ptr(),
+                        N as isize,
+                        1,
+                        0.0,
+                        out.as_mut_ptr(),
+                        N as isize,
+                        1,
+                    )
+                },
+                _ => unreachable!(),
+            }
+            divan::black_box(&mut out);
+        });
+    }
+
+    /// The same stable sigmoid the tape uses.
+    fn sigmoid(x: f32) -> f32 {
+        if x >= 0.0 {
+            1.0 / (1.0 + (-x).exp())
+        } else {
+            let e = x.exp();
+            e / (1.0 + e)
+        }
+    }
+}
+
+/// Square matmul throughput: the tape's forward vs raw `matrixmultiply` (items = FLOP).
+mod matmul {
+    use super::*;
+
+    const SIZES: [usize; 2] = [256, 1024];
+
+    fn flops(n: usize) -> ItemsCount {
+        ItemsCount::new(2 * n * n * n)
+    }
+
+    /// `x.matmul(y)` recorded on a tape (output buffer pooled across iterations).
+    #[divan::bench(types = [f32, f64], args = SIZES)]
+    fn tape<T: Float>(bencher: Bencher, n: usize) {
+        let (xt, yt) = (uniform::<T>([n, n], 3), uniform::<T>([n, n], 4));
+        let mut tape = Tape::<T>::new();
+        bencher.counter(flops(n)).bench_local(|| {
+            tape.clear();
+            let (x, y) = (tape.constant(&xt), tape.constant(&yt));
+            divan::black_box(x.matmul(y).is_valid());
+        });
+    }
+
+    /// `matrixmultiply::{sgemm, dgemm}` into a preallocated buffer.
+    #[divan::bench(types = [f32, f64], args = SIZES)]
+    fn raw<T: Float + Raw>(bencher: Bencher, n: usize) {
+        let (xt, yt) = (uniform::<T>([n, n], 3), uniform::<T>([n, n], 4));
+        let mut out = vec![T::zero(); n * n];
+        bencher.counter(flops(n)).bench_local(|| {
+            T::gemm_nn(n, xt.data(), yt.data(), &mut out);
+            divan::black_box(&mut out);
+        });
+    }
+
+    /// Dispatch to the raw GEMM of each float type.
+    pub trait Raw: Sized {
+        fn gemm_nn(n: usize, a: &[Self], b: &[Self], c: &mut [Self]);
+    }
+
+    macro_rules! raw_gemm {
+        ($t:ty, $f:ident) => {
+            impl Raw for $t {
+                fn gemm_nn(n: usize, a: &[$t], b: &[$t], c: &mut [$t]) {
+                    assert!(a.len() == n * n && b.len() == n * n && c.len() == n * n);
+                    let s = n as isize;
+                    // SAFETY: the assert checks that a, b, c are n×n; c is exclusively borrowed.
+                    unsafe {
+                        matrixmultiply::$f(
+                            n,
+                            n,
+                            n,
+                            1.0,
+                            a.as_ptr(),
+                            s,
+                            1,
+                            b.as_ptr(),
+                            s,
+                            1,
+                            0.0,
+                            c.as_mut_ptr(),
+                            s,
+                            1,
+                        )
+                    }
+                }
+            }
+        };
+    }
+    raw_gemm!(f32, sgemm);
+    raw_gemm!(f64, dgemm);
+}
