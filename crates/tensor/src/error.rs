@@ -385,6 +385,67 @@ pub enum Error {
         found: Shape,
     },
 
+    /// A loss given a prediction and a target of different shapes.
+    #[error("{loss}: prediction is {pred} but target is {target} at {at}; {}", loss_fix(pred, target))]
+    LossShape {
+        /// The loss (`"mse_loss"`, `"bce_with_logits_loss"`, ...).
+        loss: &'static str,
+        /// The prediction's shape.
+        pred: Shape,
+        /// The target's shape.
+        target: Shape,
+        /// Where the loss was called.
+        at: Site,
+    },
+
+    /// A classification loss given a label count that differs from the number of rows.
+    #[error(
+        "{loss}: the logits have {rows} rows but {labels} labels were given at {at}; pass exactly one class label per row (the same batch for both)"
+    )]
+    LabelCount {
+        /// The loss.
+        loss: &'static str,
+        /// Rows of the logits.
+        rows: usize,
+        /// Labels given.
+        labels: usize,
+        /// Where the loss was called.
+        at: Site,
+    },
+
+    /// A class label that is not smaller than the number of classes.
+    #[error(
+        "{loss}: label {label} (row {row}) is out of range for {classes} classes at {at}; labels run from 0 to {}: are they 1-based, or is the model's output width wrong?",
+        classes.saturating_sub(1)
+    )]
+    LabelOutOfRange {
+        /// The loss.
+        loss: &'static str,
+        /// The offending label.
+        label: usize,
+        /// Its row.
+        row: usize,
+        /// The number of classes (columns of the logits).
+        classes: usize,
+        /// Where the loss was called.
+        at: Site,
+    },
+
+    /// A layer given an input whose shape it cannot take.
+    #[error("{layer}: needs an input of shape {expected}, got {got} at {at}; {fix}")]
+    LayerInput {
+        /// The layer, with its name and sizes (`"linear fc1 (3 -> 4)"`).
+        layer: String,
+        /// The shape it needs, e.g. `"[batch, 3]"`.
+        expected: String,
+        /// The shape it got.
+        got: Shape,
+        /// A one-line fix.
+        fix: String,
+        /// Where the layer was called.
+        at: Site,
+    },
+
     /// An in-place update whose shape differs from the parameter's.
     #[error(
         "params: {name:?} has shape {expected}, the update has {got}; updates must match the parameter's shape"
@@ -442,6 +503,18 @@ fn elementwise_fix(lhs: &Shape, rhs: &Shape) -> String {
             )
         }
         None => "the shapes are incompatible; check that you passed the operands you meant".to_string(),
+    }
+}
+
+fn loss_fix(pred: &Shape, target: &Shape) -> String {
+    if pred.numel() == target.numel() {
+        format!("reshape the target with .reshape({pred})")
+    } else {
+        format!(
+            "they hold {} and {} elements: check that the prediction and the target come from the same batch and the model has the right output width",
+            pred.numel(),
+            target.numel()
+        )
     }
 }
 

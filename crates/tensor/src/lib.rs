@@ -40,6 +40,7 @@ mod float;
 pub mod io;
 pub mod ops;
 mod params;
+mod record;
 pub mod rng;
 mod shape;
 mod tape;

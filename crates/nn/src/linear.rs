@@ -1,0 +1,191 @@
+//! The fully connected layer `y = x·W + b`.
+
+use downhill_tensor::{Error, Float, ParamId, Params, Result, Shape, Site, Tape, Var};
+use rand::Rng;
+
+use crate::{Init, Module};
+
+/// A fully connected layer: `y = x·W + b` for a batch `x` of shape `[batch, in]`.
+///
+/// Parameters, registered in the caller's store under the layer's name prefix:
+/// - `{name}.weight` of shape **`[in, out]`**, so the forward pass is a plain `x.matmul(w)`.
+///   PyTorch's `nn.Linear` stores the transpose, `[out, in]`, and computes `x·Wᵀ`: to move
+///   weights between the two, transpose them.
+/// - `{name}.bias` of shape **`[1, out]`**: one row, added to every row of the batch with an
+///   explicit [`Var::broadcast_add`] (downhill never broadcasts silently). PyTorch's bias is a
+///   vector `[out]`: reshape it to `[1, out]`.
+///
+/// The output has shape `[batch, out]`. An input of another shape is a typed
+/// [`Error::LayerInput`] naming the layer, the shapes, your source line and the fix.
+#[derive(Clone, Debug)]
+pub struct Linear {
+    name: String,
+    weight: ParamId,
+    bias: Option<ParamId>,
+    in_features: usize,
+    out_features: usize,
+}
+
+fn join(prefix: &str, leaf: &str) -> String {
+    if prefix.is_empty() { leaf.to_string() } else { format!("{prefix}.{leaf}") }
+}
+
+impl Linear {
+    /// Registers `{name}.weight` (`[in, out]`, drawn by `init`) and `{name}.bias` (`[1, out]`,
+    /// zeros) in `params`.
+    ///
+    /// Fails if a name is taken ([`Error::DuplicateParam`]), a size is zero, or `init` has
+    /// invalid arguments.
+    #[track_caller]
+    pub fn new<T: Float, R: Rng + ?Sized>(
+        params: &mut Params<T>,
+        name: &str,
+        in_features: usize,
+        out_features: usize,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        Self::with_bias_init(params, name, in_features, out_features, init, Some(Init::Zeros), rng)
+    }
+
+    /// Like [`Linear::new`] but without a bias: `y = x·W`.
+    #[track_caller]
+    pub fn no_bias<T: Float, R: Rng + ?Sized>(
+        params: &mut Params<T>,
+        name: &str,
+        in_features: usize,
+        out_features: usize,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        Self::with_bias_init(params, name, in_features, out_features, init, None, rng)
+    }
+
+    /// The general constructor: `bias_init = None` means no bias. The bias is drawn with the
+    /// layer's fans (`fan_in = in`, `fan_out = out`), so `Some(Init::Uniform { .. })` with bound
+    /// `1/√in` reproduces PyTorch's default bias.
+    #[track_caller]
+    pub fn with_bias_init<T: Float, R: Rng + ?Sized>(
+        params: &mut Params<T>,
+        name: &str,
+        in_features: usize,
+        out_features: usize,
+        init: Init,
+        bias_init: Option<Init>,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let at = Site::caller();
+        if in_features == 0 || out_features == 0 {
+            return Err(Error::InvalidArgument {
+                op: "Linear::new",
+                message: format!(
+                    "layer {name:?} needs at least one input and one output feature, got {in_features} -> {out_features}"
+                ),
+                at,
+            });
+        }
+        // Draw everything before inserting anything, so a failure leaves the store unchanged.
+        let w = init.sample_with_fans::<T, R>([in_features, out_features], in_features, out_features, rng)?;
+        let b = match bias_init {
+            Some(bi) => {
+                Some(bi.sample_with_fans::<T, R>([1, out_features], in_features, out_features, rng)?)
+            }
+            None => None,
+        };
+        let (wname, bname) = (join(name, "weight"), join(name, "bias"));
+        for n in std::iter::once(&wname).chain(b.as_ref().map(|_| &bname)) {
+            if params.id(n).is_ok() {
+                return Err(Error::DuplicateParam { name: n.clone() });
+            }
+        }
+        let weight = params.insert(wname, w)?;
+        let bias = match b {
+            Some(b) => Some(params.insert(bname, b)?),
+            None => None,
+        };
+        Ok(Linear { name: name.to_string(), weight, bias, in_features, out_features })
+    }
+
+    /// The id of the weight `[in, out]`.
+    pub fn weight(&self) -> ParamId {
+        self.weight
+    }
+
+    /// The id of the bias `[1, out]`, if the layer has one.
+    pub fn bias(&self) -> Option<ParamId> {
+        self.bias
+    }
+
+    /// The number of input features.
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// The number of output features.
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
+    /// The name prefix of the layer's parameters.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// [`Module::forward`], returning a bad input shape (or an earlier error) at once.
+    #[track_caller]
+    pub fn try_forward<'t, T: Float>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+    ) -> Result<Var<'t, T>> {
+        let at = Site::caller();
+        let shape = x.shape()?;
+        check_input(&shape, &self.describe(), self.in_features, at)?;
+        let mut y = x.matmul(tape.param(params, self.weight));
+        if let Some(b) = self.bias {
+            y = y.broadcast_add(tape.param(params, b));
+        }
+        y.shape()?;
+        Ok(y)
+    }
+
+    fn describe(&self) -> String {
+        let name = if self.name.is_empty() { String::new() } else { format!(" {}", self.name) };
+        format!("linear{name} ({} -> {})", self.in_features, self.out_features)
+    }
+}
+
+/// Checks that `shape` is `[batch, features]`.
+pub(crate) fn check_input(shape: &Shape, layer: &str, features: usize, at: Site) -> Result<()> {
+    let d = shape.dims();
+    if d.len() == 2 && d[1] == features {
+        return Ok(());
+    }
+    let fix = match d {
+        [k] if *k == features => format!("a single example needs a batch axis: .reshape([1, {k}])"),
+        [n, _] if *n == features => "the input looks transposed (features in rows): use .t()".to_string(),
+        [_, m] => format!(
+            "the layer was built for {features} input features but the data has {m} columns: check the data's columns or build the layer with {m} inputs"
+        ),
+        _ => format!("the input must be a matrix with one example per row: .reshape([batch, {features}])"),
+    };
+    Err(Error::LayerInput {
+        layer: layer.to_string(),
+        expected: format!("[batch, {features}]"),
+        got: shape.clone(),
+        fix,
+        at,
+    })
+}
+
+impl<T: Float> Module<T> for Linear {
+    #[track_caller]
+    fn forward<'t>(&self, tape: &'t Tape<T>, params: &Params<T>, x: Var<'t, T>) -> Var<'t, T> {
+        tape.record(self.try_forward(tape, params, x))
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        std::iter::once(self.weight).chain(self.bias).collect()
+    }
+}
