@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod doctor;
 mod error;
 pub mod metrics;
 pub mod surfaces;
