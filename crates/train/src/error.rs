@@ -99,6 +99,15 @@ pub enum Error {
         value: f64,
     },
 
+    /// A chart could not be drawn.
+    #[error("plot: cannot draw {chart:?}: {message}")]
+    Plot {
+        /// The chart's title.
+        chart: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// A bad argument (a split fraction, a batch size, ...).
     #[error("{op}: {message}")]
     InvalidArgument {

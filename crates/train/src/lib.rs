@@ -10,6 +10,7 @@ pub mod data;
 pub mod doctor;
 mod error;
 pub mod metrics;
+pub mod plot;
 pub mod surfaces;
 
 pub use error::{Error, Result};
