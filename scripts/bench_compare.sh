@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# downhill vs its peers, in one go on the same machine: runs downhill's divan benches
+# (benches/tensor.rs) and the peers' per-step overhead script (workload W3 of
+# /work/shared/peers/README.md: PyTorch eager, JAX jit per step, numpy by hand, micrograd), then
+# prints one table of downhill's µs/step with the ratio to each peer, the matmul tape-vs-raw
+# ratio and the per-op overhead. About 3 minutes. Not part of CI: it needs the ~6 GB peer venv.
+#
+#   bash scripts/bench_compare.sh
+#
+# Environment:
+#   PEERS_VENV        the peer venv (default $HOME/.venv-peers; PEERS_PY overrides the python)
+#   PEERS_DIR         the peer scripts (default /work/shared/peers)
+#   PEERS_WORK        where the peers' results and ours go (default $HOME/peers-work; never the repo)
+#   PEERS_BLOCKS      timed blocks of 1,000 steps per peer (default 10, as the peers' README)
+#   MATMUL_NUM_THREADS  matrixmultiply threads for the matmul benches (default 1: the tape-vs-raw
+#                     ratio is steadier on one core of a shared 2-core machine)
+#   DIVAN_ARGS        extra arguments for divan (e.g. "--sample-count 200")
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${PEERS_VENV:-$HOME/.venv-peers}"
+PY="${PEERS_PY:-$VENV/bin/python}"
+PEERS_DIR="${PEERS_DIR:-/work/shared/peers}"
+export PEERS_WORK="${PEERS_WORK:-$HOME/peers-work}"
+export MATMUL_NUM_THREADS="${MATMUL_NUM_THREADS:-1}"
+BLOCKS="${PEERS_BLOCKS:-10}"
+
+die() {
+  printf 'bench_compare: %s\n' "$@" >&2
+  exit 2
+}
+
+if [[ ! -x "$PY" ]]; then
+  die "the peer venv is missing: no python at $PY" \
+    "create it once with:  bash $PEERS_DIR/setup.sh" \
+    "(a venv at \$HOME/.venv-peers with numpy, jax[cpu], micrograd and torch, ~6 GB; SKIP_TORCH=1 leaves torch out;" \
+    " PEERS_VENV=/path puts it elsewhere and this script reads the same variable)"
+fi
+[[ -f "$PEERS_DIR/bench_overhead.py" ]] ||
+  die "no $PEERS_DIR/bench_overhead.py: set PEERS_DIR to the folder with the peer scripts"
+if ! "$PY" -c 'import numpy' 2>/dev/null; then
+  die "$PY cannot import numpy: the venv is incomplete; re-run  bash $PEERS_DIR/setup.sh"
+fi
+command -v cargo >/dev/null || die "cargo not found on PATH"
+
+WORK="$(realpath -m "$PEERS_WORK")"
+case "$WORK/" in
+  "$(realpath "$ROOT")/"*) die "PEERS_WORK ($WORK) is inside the repository; point it elsewhere" ;;
+esac
+mkdir -p "$WORK/results"
+OUT="$WORK/results"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+DIVAN_OUT="$OUT/downhill_bench_$STAMP.txt"
+
+# The peers the issue compares with; one whose framework is not installed is skipped, not fatal.
+ONLY=()
+for spec in torch-eager:torch jax-jit-step:jax numpy-hand:numpy micrograd:micrograd; do
+  impl="${spec%%:*}" mod="${spec##*:}"
+  if "$PY" -c "import $mod" 2>/dev/null; then
+    ONLY+=("$impl")
+  else
+    echo "bench_compare: $mod is not installed in $VENV; skipping $impl" >&2
+  fi
+done
+[[ ${#ONLY[@]} -gt 0 ]] || die "none of torch, jax, numpy, micrograd imports in $VENV; re-run bash $PEERS_DIR/setup.sh"
+
+echo "== $(date -u '+%F %T') UTC, $(nproc) CPUs, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== building the benches (release)"
+(cd "$ROOT" && cargo bench --bench tensor --no-run -q)
+
+echo "== downhill: cargo bench --bench tensor (MATMUL_NUM_THREADS=$MATMUL_NUM_THREADS)"
+# shellcheck disable=SC2086 # DIVAN_ARGS is a list of words on purpose
+(cd "$ROOT" && cargo bench -q --bench tensor -- ${DIVAN_ARGS:-}) | tee "$DIVAN_OUT"
+
+echo "== peers: bench_overhead.py --only $(IFS=,; echo "${ONLY[*]}") (results in $OUT)"
+# The tuned-malloc settings are the ones the peers' README calls reproducible (run_all.sh).
+(
+  cd "$WORK"
+  MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456 PEERS_TAG="_compare_$STAMP" \
+    "$PY" "$PEERS_DIR/bench_overhead.py" --blocks "$BLOCKS" --only "$(IFS=,; echo "${ONLY[*]}")"
+)
+PEERS_JSON="$OUT/overhead_compare_$STAMP.json"
+[[ -f "$PEERS_JSON" ]] || die "the peers' script wrote no $PEERS_JSON"
+
+echo "== after the run, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$PY" "$ROOT/scripts/bench_compare.py" "$DIVAN_OUT" "$PEERS_JSON" \
+  --threads "$MATMUL_NUM_THREADS" --json "$OUT/downhill_compare_$STAMP.json"
