@@ -11,6 +11,7 @@ pub mod doctor;
 mod error;
 pub mod metrics;
 pub mod plot;
+pub mod stop;
 pub mod surfaces;
 
 pub use error::{Error, Result};
