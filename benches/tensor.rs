@@ -15,6 +15,7 @@
 //!   (the floor: `forward − raw` is the tape's overhead per op).
 //! - `matmul`: `n × n · n × n` forward on the tape vs `matrixmultiply::{sgemm, dgemm}` on
 //!   preallocated buffers; the items counter is 2n³ FLOP, so divan's `item/s` reads as FLOP/s.
+//!   matrixmultiply uses `MATMUL_NUM_THREADS` threads (default: the physical cores).
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
@@ -214,37 +215,36 @@ mod per_op_64 {
     }
 }
 
-/// Square matmul throughput: the tape's forward vs raw `matrixmultiply` (items = FLOP).
+/// Square matmul throughput: the tape's forward vs raw `matrixmultiply` (items = FLOP). The two
+/// kinds are the innermost level, so each size runs tape and raw back to back (less drift from
+/// other load on a shared machine between the two sides of the ratio).
 mod matmul {
     use super::*;
 
-    const SIZES: [usize; 2] = [256, 1024];
-
-    fn flops(n: usize) -> ItemsCount {
-        ItemsCount::new(2 * n * n * n)
-    }
-
-    /// `x.matmul(y)` recorded on a tape (output buffer pooled across iterations).
-    #[divan::bench(types = [f32, f64], args = SIZES)]
-    fn tape<T: Float>(bencher: Bencher, n: usize) {
-        let (xt, yt) = (uniform::<T>([n, n], 3), uniform::<T>([n, n], 4));
-        let mut tape = Tape::<T>::new();
-        bencher.counter(flops(n)).bench_local(|| {
-            tape.clear();
-            let (x, y) = (tape.constant(&xt), tape.constant(&yt));
-            divan::black_box(x.matmul(y).is_valid());
-        });
-    }
-
-    /// `matrixmultiply::{sgemm, dgemm}` into a preallocated buffer.
-    #[divan::bench(types = [f32, f64], args = SIZES)]
-    fn raw<T: Float + Raw>(bencher: Bencher, n: usize) {
-        let (xt, yt) = (uniform::<T>([n, n], 3), uniform::<T>([n, n], 4));
-        let mut out = vec![T::zero(); n * n];
-        bencher.counter(flops(n)).bench_local(|| {
-            T::gemm_nn(n, xt.data(), yt.data(), &mut out);
-            divan::black_box(&mut out);
-        });
+    /// `tape`: `x.matmul(y)` recorded on a tape (output buffer pooled across iterations);
+    /// `raw`: `matrixmultiply::{sgemm, dgemm}` into a preallocated buffer.
+    #[divan::bench(types = [f32, f64], consts = [256, 1024], args = ["raw", "tape"])]
+    fn n<T: Float + Raw, const N: usize>(bencher: Bencher, kind: &str) {
+        let (xt, yt) = (uniform::<T>([N, N], 3), uniform::<T>([N, N], 4));
+        let bencher = bencher.counter(ItemsCount::new(2 * N * N * N));
+        match kind {
+            "tape" => {
+                let mut tape = Tape::<T>::new();
+                bencher.bench_local(|| {
+                    tape.clear();
+                    let (x, y) = (tape.constant(&xt), tape.constant(&yt));
+                    divan::black_box(x.matmul(y).is_valid());
+                });
+            }
+            "raw" => {
+                let mut out = vec![T::zero(); N * N];
+                bencher.bench_local(|| {
+                    T::gemm_nn(N, xt.data(), yt.data(), &mut out);
+                    divan::black_box(&mut out);
+                });
+            }
+            _ => unreachable!(),
+        }
     }
 
     /// Dispatch to the raw GEMM of each float type.

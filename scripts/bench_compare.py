@@ -124,10 +124,11 @@ def main() -> int:
     print(table(rows, right={2, 3, 4, 5}))
 
     # ---- matmul: tape vs raw
-    rows = [["matmul n×n", "n", "tape GFLOP/s", "raw GFLOP/s", "tape/raw (median)", "tape/raw (fastest)", "≤ 1.10"]]
+    rows = [["matmul n×n", "n", "tape GFLOP/s", "raw GFLOP/s", "tape/raw (median)", "tape/raw (fastest)",
+             "fastest ≤ 1.10"]]
     for dt in ("f32", "f64"):
         for n in (256, 1024):
-            t, r = bench.get(f"matmul/tape/{dt}/{n}"), bench.get(f"matmul/raw/{dt}/{n}")
+            t, r = bench.get(f"matmul/n/{dt}/{n}/tape"), bench.get(f"matmul/n/{dt}/{n}/raw")
             if not (t and r):
                 continue
             flop = 2.0 * n**3
@@ -136,7 +137,7 @@ def main() -> int:
                 "tape_gflops": flop / t["median"] / 1e9, "raw_gflops": flop / r["median"] / 1e9,
                 "ratio_median": med, "ratio_fastest": fast,
             }
-            ok = "yes" if min(med, fast) <= MATMUL_TARGET else "NO"
+            ok = "yes" if fast <= MATMUL_TARGET else "NO"
             rows.append([dt, str(n), f"{flop / t['median'] / 1e9:.1f}", f"{flop / r['median'] / 1e9:.1f}",
                          f"{med:.3f}", f"{fast:.3f}", ok])
     print(f"\n== matmul forward on the tape vs raw matrixmultiply (MATMUL_NUM_THREADS={args.threads}; GFLOP/s from medians)")
@@ -163,9 +164,10 @@ def main() -> int:
             verdict = "met" if dh[dt] <= GD_TARGET_US else "NOT met"
             print(f"   W3 step {dt}: {dh[dt]:.3f} µs (target ≤ {GD_TARGET_US:g} µs): {verdict}")
     if summary["matmul"]:
-        worst = max(min(v["ratio_median"], v["ratio_fastest"]) for v in summary["matmul"].values())
+        worst = max(v["ratio_fastest"] for v in summary["matmul"].values())
         verdict = "met" if worst <= MATMUL_TARGET else "NOT met"
-        print(f"   matmul tape/raw, worst case: {worst:.3f} (target ≤ {MATMUL_TARGET:.2f}): {verdict}")
+        print(f"   matmul tape/raw (fastest samples, robust to other load), worst case: {worst:.3f}"
+              f" (target ≤ {MATMUL_TARGET:.2f}): {verdict}")
 
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")
