@@ -1,0 +1,370 @@
+//! The machinery every first-order optimizer shares: learning rate and schedule, clipping,
+//! weight decay and parameter groups, per-parameter buffers keyed by name, the step counter, and
+//! saving and loading all of it. Each optimizer only supplies its update [`Rule`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use downhill_tensor::{Error, Float, Grads, Params, Result, Tensor};
+
+use crate::clip::{self, Clip};
+use crate::group::{self, ParamGroup, WeightDecay};
+use crate::schedule::Schedule;
+use crate::state::{OptimizerState, num};
+
+/// An optimizer's update rule for one parameter tensor.
+pub(crate) trait Rule: std::fmt::Debug + Clone {
+    /// The kind stored in saved state (`"adam"`).
+    fn kind(&self) -> &'static str;
+    /// Names of the per-parameter buffers, in the order `update` receives them.
+    fn buffers(&self) -> &'static [&'static str];
+    /// Initial value of buffer `i` (0 unless the rule says otherwise).
+    fn init(&self, _i: usize) -> f64 {
+        0.0
+    }
+    /// `(name, value)` of the hyperparameters, stored as `hyper.{name}` and compared on load.
+    fn hyper(&self) -> Vec<(&'static str, String)>;
+    /// Updates `p` in place from the (clipped, L2-decayed) gradient `g`. `lr` is this
+    /// parameter's learning rate for the step, `t` its update count including this one (1 on
+    /// its first update).
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, t: u64);
+}
+
+/// Buffers and update count of one parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Slot<T: Float> {
+    pub(crate) step: u64,
+    pub(crate) bufs: Vec<Tensor<T>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Engine<T: Float, R> {
+    pub(crate) rule: R,
+    pub(crate) lr: f64,
+    pub(crate) schedule: Option<Arc<dyn Schedule>>,
+    pub(crate) lr_scale: f64,
+    pub(crate) weight_decay: WeightDecay,
+    pub(crate) groups: Vec<ParamGroup>,
+    pub(crate) clip: Clip,
+    pub(crate) step: u64,
+    pub(crate) slots: BTreeMap<String, Slot<T>>,
+    scratch: Vec<Tensor<T>>,
+    last_norm: Option<f64>,
+}
+
+impl<T: Float, R: Rule> Engine<T, R> {
+    pub(crate) fn new(rule: R, lr: f64, weight_decay: WeightDecay) -> Result<Self> {
+        crate::check::positive(rule.kind(), "lr", lr, "finite and > 0")?;
+        weight_decay.validate(rule.kind())?;
+        Ok(Engine {
+            rule,
+            lr,
+            schedule: None,
+            lr_scale: 1.0,
+            weight_decay,
+            groups: Vec::new(),
+            clip: Clip::None,
+            step: 0,
+            slots: BTreeMap::new(),
+            scratch: Vec::new(),
+            last_norm: None,
+        })
+    }
+
+    pub(crate) fn add_group(&mut self, g: ParamGroup) -> Result<()> {
+        g.validate(self.rule.kind())?;
+        self.groups.push(g);
+        Ok(())
+    }
+
+    pub(crate) fn set_clip(&mut self, c: Clip) -> Result<()> {
+        c.validate()?;
+        self.clip = c;
+        Ok(())
+    }
+
+    pub(crate) fn set_lr_scale(&mut self, scale: f64) -> Result<()> {
+        crate::check::non_negative(
+            self.rule.kind(),
+            "lr_scale",
+            scale,
+            "finite and >= 0 (1 keeps the learning rate)",
+        )?;
+        self.lr_scale = scale;
+        Ok(())
+    }
+
+    /// The learning rate of the next step: the schedule's (or the constant `lr`) times `lr_scale`.
+    pub(crate) fn lr(&self) -> f64 {
+        let base = self.schedule.as_ref().map_or(self.lr, |s| s.lr_at(self.step));
+        base * self.lr_scale
+    }
+
+    pub(crate) fn last_grad_norm(&self) -> Option<f64> {
+        self.last_norm
+    }
+
+    pub(crate) fn step(&mut self, params: &mut Params<T>, grads: &Grads<T>) -> Result<()> {
+        let kind = self.rule.kind();
+        // Check everything before changing anything.
+        let mut ids = Vec::with_capacity(grads.len());
+        for (id, g) in grads.iter() {
+            let p = params.try_get(id)?;
+            if p.shape() != g.shape() {
+                return Err(Error::ParamShape {
+                    name: params.name(id).to_string(),
+                    expected: p.shape().clone(),
+                    got: g.shape().clone(),
+                });
+            }
+            ids.push(id);
+        }
+        let lr = self.lr();
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::Hyperparameter {
+                owner: kind,
+                name: "lr (schedule times lr_scale)",
+                value: lr,
+                expected: "finite and >= 0; check the schedule",
+            });
+        }
+        // Clip a copy of the gradients (buffers reused between steps).
+        self.scratch.truncate(ids.len());
+        for (k, &id) in ids.iter().enumerate() {
+            let g = grads.try_get(id)?;
+            match self.scratch.get_mut(k) {
+                Some(s) if s.shape() == g.shape() => s.data_mut().copy_from_slice(g.data()),
+                Some(s) => *s = Tensor::from_slice(g.data(), g.shape().clone())?,
+                None => self.scratch.push(Tensor::from_slice(g.data(), g.shape().clone())?),
+            }
+        }
+        self.last_norm = Some(clip::global_norm(&self.scratch));
+        self.clip.apply(&mut self.scratch)?;
+
+        self.step += 1;
+        for (k, &id) in ids.iter().enumerate() {
+            let name = params.name(id);
+            let (scale, decay) = group::resolve(&self.groups, self.weight_decay, name);
+            let lr_p = lr * scale;
+            if !self.slots.contains_key(name) {
+                let shape = params.get(id).shape().clone();
+                let bufs = (0..self.rule.buffers().len())
+                    .map(|i| Tensor::full(shape.clone(), T::of(self.rule.init(i))))
+                    .collect();
+                self.slots.insert(name.to_string(), Slot { step: 0, bufs });
+            }
+            let Some(slot) = self.slots.get_mut(name) else { continue };
+            slot.step += 1;
+            let g = &mut self.scratch[k];
+            let p = params.get_mut(id).data_mut();
+            match decay {
+                WeightDecay::None => {}
+                WeightDecay::L2(l) => {
+                    let l = T::of(l);
+                    for (g, &p) in g.data_mut().iter_mut().zip(p.iter()) {
+                        *g += l * p;
+                    }
+                }
+                WeightDecay::Decoupled(l) => {
+                    let keep = T::of(1.0 - lr_p * l);
+                    for p in p.iter_mut() {
+                        *p *= keep;
+                    }
+                }
+            }
+            self.rule.update(p, g.data(), &mut slot.bufs, lr_p, slot.step);
+        }
+        Ok(())
+    }
+
+    fn settings(&self) -> Vec<(String, String)> {
+        let mut s = vec![
+            ("lr".to_string(), num(self.lr)),
+            ("schedule".to_string(), self.schedule.as_ref().map_or("none".to_string(), |s| format!("{s:?}"))),
+            ("weight_decay".to_string(), format!("{:?}", self.weight_decay)),
+            ("groups".to_string(), format!("{:?}", self.groups)),
+            ("clip".to_string(), format!("{:?}", self.clip)),
+        ];
+        s.extend(self.rule.hyper().into_iter().map(|(k, v)| (format!("hyper.{k}"), v)));
+        s
+    }
+
+    pub(crate) fn state(&self, params: &Params<T>) -> Result<OptimizerState<T>> {
+        let mut st = OptimizerState::new(self.rule.kind(), self.step);
+        let names: Vec<&str> = params.iter().map(|(_, n, _)| n).collect();
+        for (name, slot) in &self.slots {
+            let id = params.id(name).map_err(|_| Error::StateUnknownParam {
+                origin: "this optimizer".to_string(),
+                name: name.clone(),
+                available: format!("{names:?}"),
+            })?;
+            for (b, t) in self.rule.buffers().iter().zip(&slot.bufs) {
+                if t.shape() != params.get(id).shape() {
+                    return Err(Error::StateShape {
+                        origin: "this optimizer".into(),
+                        tensor: format!("{b}/{name}").into(),
+                        expected: params.get(id).shape().clone(),
+                        found: t.shape().clone(),
+                    });
+                }
+                st.tensors.push((format!("{b}/{name}"), t.clone()));
+            }
+        }
+        st.tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        let m = &mut st.metadata;
+        m.insert("lr_scale".into(), num(self.lr_scale));
+        m.insert("params".into(), serde_json::Value::from(names.clone()).to_string());
+        let steps: serde_json::Map<String, serde_json::Value> =
+            self.slots.iter().map(|(n, s)| (n.clone(), serde_json::Value::from(s.step))).collect();
+        m.insert("slot_steps".into(), serde_json::Value::Object(steps).to_string());
+        for (k, v) in self.settings() {
+            m.insert(k, v);
+        }
+        Ok(st)
+    }
+
+    /// All or nothing: on any error the optimizer is unchanged.
+    pub(crate) fn load_state(&mut self, st: &OptimizerState<T>, params: &Params<T>) -> Result<()> {
+        st.expect_kind(self.rule.kind())?;
+        let store: Vec<&str> = params.iter().map(|(_, n, _)| n).collect();
+        let saved = st.string_list("params")?;
+        check_names(st, &saved, &store)?;
+        for (k, v) in self.settings() {
+            st.expect_setting(&k, &v)?;
+        }
+        let step: u64 = st.step()?;
+        let lr_scale: f64 = st.parse("lr_scale")?;
+        let slot_steps = st.count_map("slot_steps")?;
+        let mut slots = BTreeMap::new();
+        let mut used = 0;
+        for (name, &count) in &slot_steps {
+            let id = params.id(name).map_err(|_| unknown(st, name, &store))?;
+            let shape = params.get(id).shape();
+            let mut bufs = Vec::new();
+            for b in self.rule.buffers() {
+                let key = format!("{b}/{name}");
+                let t = st.get(&key).ok_or_else(|| st.corrupt(format!("no tensor {key:?}")))?;
+                if t.shape() != shape {
+                    return Err(Error::StateShape {
+                        origin: st.origin.as_str().into(),
+                        tensor: format!("{b}/{name}").into(),
+                        expected: shape.clone(),
+                        found: t.shape().clone(),
+                    });
+                }
+                bufs.push(t.clone());
+                used += 1;
+            }
+            slots.insert(name.clone(), Slot { step: count, bufs });
+        }
+        if used != st.tensors.len() {
+            let extra: Vec<&str> = st
+                .tensors
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .filter(|n| n.split_once('/').is_none_or(|(_, p)| !slot_steps.contains_key(p)))
+                .collect();
+            return Err(st.corrupt(format!("tensors {extra:?} belong to no parameter slot")));
+        }
+        self.step = step;
+        self.lr_scale = lr_scale;
+        self.slots = slots;
+        Ok(())
+    }
+}
+
+fn unknown<T: Float>(st: &OptimizerState<T>, name: &str, store: &[&str]) -> Error {
+    Error::StateUnknownParam {
+        origin: st.origin.clone(),
+        name: name.to_string(),
+        available: format!("{store:?}"),
+    }
+}
+
+/// The saved state must cover exactly the store's parameter names.
+pub(crate) fn check_names<T: Float>(st: &OptimizerState<T>, saved: &[String], store: &[&str]) -> Result<()> {
+    if let Some(n) = saved.iter().find(|n| !store.contains(&n.as_str())) {
+        return Err(unknown(st, n, store));
+    }
+    if let Some(n) = store.iter().find(|n| !saved.iter().any(|s| s == *n)) {
+        return Err(Error::StateMissingParam {
+            origin: st.origin.clone(),
+            name: n.to_string(),
+            covered: format!("{saved:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// Shared public surface of every first-order optimizer: builders and the [`Optimizer`]
+/// implementation, delegating to the engine.
+macro_rules! first_order {
+    ($ty:ident) => {
+        impl<T: downhill_tensor::Float> $ty<T> {
+            /// Drives the learning rate with a schedule (the configured `lr` is then unused).
+            pub fn with_schedule(mut self, schedule: impl $crate::schedule::Schedule + 'static) -> Self {
+                self.engine.schedule = Some(std::sync::Arc::new(schedule));
+                self
+            }
+
+            /// Adds a parameter group (checked in the order added; the first match wins).
+            pub fn with_group(mut self, group: $crate::ParamGroup) -> downhill_tensor::Result<Self> {
+                self.engine.add_group(group)?;
+                Ok(self)
+            }
+
+            /// Clips the gradients before each update.
+            pub fn with_clip(mut self, clip: $crate::Clip) -> downhill_tensor::Result<Self> {
+                self.engine.set_clip(clip)?;
+                Ok(self)
+            }
+
+            /// The parameter groups, in match order.
+            pub fn groups(&self) -> &[$crate::ParamGroup] {
+                &self.engine.groups
+            }
+        }
+
+        impl<T: downhill_tensor::Float> $crate::Optimizer<T> for $ty<T> {
+            fn kind(&self) -> &'static str {
+                $crate::engine::Rule::kind(&self.engine.rule)
+            }
+            fn step(
+                &mut self,
+                params: &mut downhill_tensor::Params<T>,
+                grads: &downhill_tensor::Grads<T>,
+            ) -> downhill_tensor::Result<()> {
+                self.engine.step(params, grads)
+            }
+            fn step_count(&self) -> u64 {
+                self.engine.step
+            }
+            fn lr(&self) -> f64 {
+                self.engine.lr()
+            }
+            fn lr_scale(&self) -> f64 {
+                self.engine.lr_scale
+            }
+            fn set_lr_scale(&mut self, scale: f64) -> downhill_tensor::Result<()> {
+                self.engine.set_lr_scale(scale)
+            }
+            fn last_grad_norm(&self) -> Option<f64> {
+                self.engine.last_grad_norm()
+            }
+            fn state(
+                &self,
+                params: &downhill_tensor::Params<T>,
+            ) -> downhill_tensor::Result<$crate::OptimizerState<T>> {
+                self.engine.state(params)
+            }
+            fn load_state(
+                &mut self,
+                state: &$crate::OptimizerState<T>,
+                params: &downhill_tensor::Params<T>,
+            ) -> downhill_tensor::Result<()> {
+                self.engine.load_state(state, params)
+            }
+        }
+    };
+}
+pub(crate) use first_order;
