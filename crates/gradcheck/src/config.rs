@@ -83,6 +83,27 @@ impl Tolerances {
 /// with values of order 1. The function is evaluated in `f32` (that is what is being checked),
 /// the perturbed inputs are rounded to `f32` and the actual step `x₊ − x₋` (not `2·eps`) is used as
 /// the denominator, and the differences and the cotangent contraction are accumulated in `f64`.
+///
+/// ```
+/// use downhill_gradcheck::GradCheck;
+/// use downhill_tensor::Tensor;
+///
+/// # fn main() -> Result<(), downhill_gradcheck::GradCheckError> {
+/// let x = Tensor::from_vec(vec![0.5f32, -1.0, 2.0], [3])?;
+/// let report = GradCheck::<f32>::with_tolerances(1e-2, 1e-2, 1e-2).check(&[("x", x)], |_, v| v[0].tanh())?;
+/// assert!(report.passed(), "{report}");
+/// # Ok(()) }
+/// ```
+///
+/// Asking for `f32` defaults does not compile:
+///
+/// ```compile_fail,E0599
+/// let checker = downhill_gradcheck::GradCheck::<f32>::new();
+/// ```
+///
+/// ```compile_fail,E0277
+/// let checker: downhill_gradcheck::GradCheck<f32> = Default::default();
+/// ```
 #[derive(Clone, Debug)]
 pub struct GradCheck<T: Float> {
     pub(crate) tol: Tolerances,

@@ -123,14 +123,14 @@ impl Report {
         self.inputs.iter().any(|i| i.sampled)
     }
 
-    /// The largest `|analytic − numeric|` over the checked elements that are not on kinks
-    /// (0 if there are none).
+    /// The largest `|analytic − numeric|` over the checked elements that are not on kinks, and
+    /// the kinks that fail (measured to the nearer one-sided slope); 0 if there are none.
     pub fn max_abs_error(&self) -> f64 {
         self.max_abs_error
     }
 
-    /// The largest `|analytic − numeric| / max(|analytic|, |numeric|)` over the checked elements
-    /// that are not on kinks. Near-zero gradients make it large without failing: the pass
+    /// The largest `|analytic − numeric| / max(|analytic|, |numeric|)` over the same elements as
+    /// [`Report::max_abs_error`]. Near-zero gradients make it large without failing: the pass
     /// criterion also has `atol`.
     pub fn max_rel_error(&self) -> f64 {
         self.max_rel_error
