@@ -106,6 +106,12 @@ impl Linear {
         Ok(Linear { name: name.to_string(), weight, bias, in_features, out_features })
     }
 
+    /// The ids of the weight and (if any) the bias, in that order: the [`Module::params`] of the
+    /// layer, callable without naming the float type.
+    pub fn params(&self) -> Vec<ParamId> {
+        std::iter::once(self.weight).chain(self.bias).collect()
+    }
+
     /// The id of the weight `[in, out]`.
     pub fn weight(&self) -> ParamId {
         self.weight
@@ -171,10 +177,10 @@ pub(crate) fn check_input(shape: &Shape, layer: &str, features: usize, at: Site)
         _ => format!("the input must be a matrix with one example per row: .reshape([batch, {features}])"),
     };
     Err(Error::LayerInput {
-        layer: layer.to_string(),
-        expected: format!("[batch, {features}]"),
+        layer: layer.into(),
+        expected: format!("[batch, {features}]").into(),
         got: shape.clone(),
-        fix,
+        fix: fix.into(),
         at,
     })
 }
@@ -186,6 +192,6 @@ impl<T: Float> Module<T> for Linear {
     }
 
     fn params(&self) -> Vec<ParamId> {
-        std::iter::once(self.weight).chain(self.bias).collect()
+        Linear::params(self)
     }
 }

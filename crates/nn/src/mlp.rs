@@ -61,6 +61,12 @@ impl Mlp {
         Ok(Mlp { layers, activation })
     }
 
+    /// The ids of every layer's weight and bias, input layer first: the [`Module::params`] of
+    /// the network, callable without naming the float type.
+    pub fn params(&self) -> Vec<ParamId> {
+        self.layers.iter().flat_map(Linear::params).collect()
+    }
+
     /// The layers, input first.
     pub fn layers(&self) -> &[Linear] {
         &self.layers
@@ -87,6 +93,6 @@ impl<T: Float> Module<T> for Mlp {
     }
 
     fn params(&self) -> Vec<ParamId> {
-        self.layers.iter().flat_map(|l| <Linear as Module<T>>::params(l)).collect()
+        Mlp::params(self)
     }
 }

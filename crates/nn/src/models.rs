@@ -43,6 +43,12 @@ impl LinearRegression {
         Ok(LinearRegression { linear: Linear::new(params, name, features, 1, init, rng)? })
     }
 
+    /// The ids of the weight and the bias (the [`Module::params`], without naming the float
+    /// type).
+    pub fn params(&self) -> Vec<ParamId> {
+        self.linear.params()
+    }
+
     /// The underlying layer (its `weight()` and `bias()` ids).
     pub fn linear(&self) -> &Linear {
         &self.linear
@@ -55,7 +61,7 @@ impl<T: Float> Module<T> for LinearRegression {
         self.linear.forward(tape, params, x)
     }
     fn params(&self) -> Vec<ParamId> {
-        <Linear as Module<T>>::params(&self.linear)
+        self.linear.params()
     }
 }
 
@@ -114,6 +120,12 @@ impl LogisticRegression {
         Ok(p.data().iter().map(|&v| usize::from(v.f64() >= threshold)).collect())
     }
 
+    /// The ids of the weight and the bias (the [`Module::params`], without naming the float
+    /// type).
+    pub fn params(&self) -> Vec<ParamId> {
+        self.linear.params()
+    }
+
     /// The underlying layer (its `weight()` and `bias()` ids).
     pub fn linear(&self) -> &Linear {
         &self.linear
@@ -126,7 +138,7 @@ impl<T: Float> Module<T> for LogisticRegression {
         self.linear.forward(tape, params, x)
     }
     fn params(&self) -> Vec<ParamId> {
-        <Linear as Module<T>>::params(&self.linear)
+        self.linear.params()
     }
 }
 
@@ -189,6 +201,12 @@ impl SoftmaxRegression {
         self.linear.out_features()
     }
 
+    /// The ids of the weight and the bias (the [`Module::params`], without naming the float
+    /// type).
+    pub fn params(&self) -> Vec<ParamId> {
+        self.linear.params()
+    }
+
     /// The underlying layer (its `weight()` and `bias()` ids).
     pub fn linear(&self) -> &Linear {
         &self.linear
@@ -218,6 +236,6 @@ impl<T: Float> Module<T> for SoftmaxRegression {
         self.linear.forward(tape, params, x)
     }
     fn params(&self) -> Vec<ParamId> {
-        <Linear as Module<T>>::params(&self.linear)
+        self.linear.params()
     }
 }
