@@ -458,6 +458,99 @@ pub enum Error {
         /// The update's shape.
         got: Shape,
     },
+
+    /// An optimizer, clipping or schedule setting outside its valid range.
+    #[error("{owner}: {name} = {value} is out of range; it must be {expected}")]
+    Hyperparameter {
+        /// The optimizer, clip or schedule (`"adam"`, `"cosine schedule"`, ...).
+        owner: &'static str,
+        /// The setting (`"lr"`, `"beta2"`, ...).
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The valid range and a typical value, e.g. `"in [0, 1) (typical: 0.999)"`.
+        expected: &'static str,
+    },
+
+    /// Optimizer state saved by another kind of optimizer.
+    #[error(
+        "optimizer state: {origin} was saved by a {found:?} optimizer, this one is {expected:?}; load it into a {found} optimizer built with the same settings"
+    )]
+    StateKind {
+        /// Where the state came from (a path or `"<bytes>"`).
+        origin: String,
+        /// This optimizer's kind.
+        expected: String,
+        /// The kind stored in the state.
+        found: String,
+    },
+
+    /// Optimizer state for a parameter the store does not have.
+    #[error(
+        "optimizer state: {origin} holds state for parameter {name:?}, which the model does not have (it has {available}); was it saved from another model?"
+    )]
+    StateUnknownParam {
+        /// Where the state came from.
+        origin: String,
+        /// The parameter name stored in the state.
+        name: String,
+        /// The store's parameter names.
+        available: String,
+    },
+
+    /// A parameter of the store that the saved state does not cover.
+    #[error(
+        "optimizer state: {origin} has no entry for parameter {name:?} (it covers {covered}); was it saved from a model with other parameters?"
+    )]
+    StateMissingParam {
+        /// Where the state came from.
+        origin: String,
+        /// The store's parameter that is missing from the state.
+        name: String,
+        /// The parameter names the state covers.
+        covered: String,
+    },
+
+    /// A state tensor whose shape differs from its parameter's.
+    #[error(
+        "optimizer state: tensor {tensor:?} in {origin} has shape {found}, its parameter has {expected}; was it saved from a model with other layer sizes?"
+    )]
+    StateShape {
+        /// Where the state came from.
+        origin: Box<str>,
+        /// The state tensor, `{buffer}/{parameter}` (e.g. `"exp_avg/fc1.weight"`).
+        tensor: Box<str>,
+        /// The shape it must have.
+        expected: Shape,
+        /// The stored shape.
+        found: Shape,
+    },
+
+    /// A setting that differs between the saved state and the optimizer it is loaded into.
+    #[error(
+        "optimizer state: {field} is {saved} in {origin} but {current} in this optimizer; build the optimizer with the saved settings to resume exactly"
+    )]
+    StateMismatch {
+        /// Where the state came from.
+        origin: String,
+        /// The setting (`"lr"`, `"schedule"`, `"weight_decay"`, ...).
+        field: String,
+        /// Its saved value.
+        saved: String,
+        /// Its value in this optimizer.
+        current: String,
+    },
+
+    /// Optimizer state that is malformed (a missing buffer, unreadable metadata).
+    #[error(
+        "optimizer state: {origin} is malformed: {message}; was it written by downhill's optimizer state writer and copied whole?"
+    )]
+    StateCorrupt {
+        /// Where the state came from.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 fn rank_note(lhs: &Shape, rhs: &Shape) -> String {
