@@ -13,6 +13,10 @@ use downhill_tensor::{Float, ParamId, Params, Result, Tape, Tensor, Var};
 /// [`Params::insert`] in a constructor, bring them onto the tape with [`Tape::param`] in
 /// `forward`, and list their ids in `params`. None of downhill's layers behaves differently in
 /// training and evaluation (there is no dropout or batch norm yet), so the trait has no mode.
+///
+/// A layer that is not generic over `T` implements `Module<f32>` and `Module<f64>` at once, so
+/// `layer.params()` alone does not say which; call `Module::<f64>::params(&layer)`, or give the
+/// layer an inherent `params` method as [`Linear`](crate::Linear) and the models do.
 pub trait Module<T: Float> {
     /// Records the layer's computation on `tape` and returns its output.
     ///
