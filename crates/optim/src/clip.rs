@@ -83,8 +83,8 @@ fn scale<T: Float>(g: &mut Tensor<T>, by: f64) {
 /// use downhill_optim::clip::clip_by_global_norm;
 /// use downhill_tensor::Tensor;
 /// let mut g = vec![Tensor::vector(&[3.0f64]), Tensor::vector(&[4.0])];
-/// assert_eq!(clip_by_global_norm(&mut g, 1.0)?, 5.0);
-/// assert_eq!((g[0].data()[0], g[1].data()[0]), (0.6, 0.8));
+/// assert_eq!(clip_by_global_norm(&mut g, 2.5)?, 5.0); // the norm before clipping
+/// assert_eq!((g[0].data()[0], g[1].data()[0]), (1.5, 2.0)); // same direction, norm 2.5
 /// # Ok::<(), downhill_tensor::Error>(())
 /// ```
 pub fn clip_by_global_norm<T: Float>(grads: &mut [Tensor<T>], max_norm: f64) -> Result<f64> {

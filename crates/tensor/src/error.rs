@@ -474,7 +474,7 @@ pub enum Error {
 
     /// Optimizer state saved by another kind of optimizer.
     #[error(
-        "optimizer state: {origin} was saved by a {found:?} optimizer, this one is {expected:?}; load it into a {found} optimizer built with the same settings"
+        "optimizer state: {origin} holds {found:?} state but this optimizer is {expected:?}; load it into the kind of optimizer that saved it ({found}), built with the same settings"
     )]
     StateKind {
         /// Where the state came from (a path or `"<bytes>"`).
