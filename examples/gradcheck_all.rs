@@ -15,8 +15,9 @@ use std::process::ExitCode;
 use downhill::gradcheck::catalog::{self, Expect, Outcome};
 use downhill::gradcheck::{GradCheck, GradCheckError};
 
-/// Every entry draws its case from a seed derived from this one and its name
-/// ([`Entry::seed`](catalog::Entry::seed)), so the output is the same on every run.
+/// Every entry draws its case from a seed derived from this one and its name (the largest of 8
+/// such cases, see [`Entry::showcase_seed`](catalog::Entry::showcase_seed)), so the output is the
+/// same on every run.
 const SEED: u64 = 2024;
 
 fn main() -> ExitCode {
@@ -42,7 +43,7 @@ fn run() -> Result<bool, GradCheckError> {
     let mut kink_rows = Vec::new();
     let mut all_passed = true;
     for entry in catalog::entries() {
-        let seed = entry.seed(SEED);
+        let seed = entry.showcase_seed(SEED);
         let outcome = entry.run(seed, &checker)?;
         all_passed &= outcome.passed;
         let verdict = match (outcome.passed, entry.expect) {

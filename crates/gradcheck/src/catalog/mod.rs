@@ -209,6 +209,15 @@ impl Entry {
             .fold(0xcbf2_9ce4_8422_2325 ^ base, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
     }
 
+    /// Of the 8 seeds `self.seed(base + i)`, the one whose case has the most input elements
+    /// (the first on ties): a deterministic, non-trivial case for tables and the book, where a
+    /// rank-0 or one-element draw would show little.
+    pub fn showcase_seed(&self, base: u64) -> u64 {
+        let size = |seed: u64| -> usize { self.case(seed).inputs.iter().map(|(_, t)| t.numel()).sum() };
+        let seeds = (0..8).map(|i| self.seed(base.wrapping_add(i)));
+        seeds.fold((self.seed(base), 0), |best, s| if size(s) > best.1 { (s, size(s)) } else { best }).0
+    }
+
     /// The case drawn from `seed`.
     pub fn case(&self, seed: u64) -> Case {
         (self.make)(&mut seeded_rng(seed))
