@@ -154,7 +154,7 @@ impl Guards {
             return Some(StopReason::NonFinite { step, loss });
         }
         if let Some(bound) = self.max_param_norm {
-            if !(param_norm <= bound) {
+            if param_norm.is_nan() || param_norm > bound {
                 return Some(StopReason::ParamNorm { step, norm: param_norm, bound });
             }
         }
@@ -216,7 +216,7 @@ impl EarlyStopping {
     /// Records epoch `epoch`'s validation loss.
     pub fn update(&self, state: &mut EarlyState, epoch: u64, val_loss: f64) -> Verdict {
         match state.best {
-            Some((_, best)) if !(val_loss < best - self.min_delta) => {
+            Some((_, best)) if val_loss.is_nan() || val_loss >= best - self.min_delta => {
                 state.waited += 1;
                 if state.waited >= self.patience {
                     let (best_epoch, best_loss) = state.best.unwrap_or((epoch, val_loss));
