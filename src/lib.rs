@@ -17,6 +17,11 @@ pub use downhill_optim as optim;
 
 /// The names almost every program needs: `use downhill::prelude::*;`.
 pub mod prelude {
+    pub use downhill_nn::loss;
+    pub use downhill_nn::{
+        Activation, Init, L2, Linear, LinearRegression, LogisticRegression, Mlp, Module, Sequential,
+        SoftmaxRegression,
+    };
     pub use downhill_tensor::{
         Error, Float, Grads, ParamId, Params, Result, SeededRng, Shape, Tape, Tensor, Var, seeded_rng,
     };
