@@ -224,6 +224,15 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     fn max_axis_at(self, axis: usize, keepdim: bool, at: Site) -> Result<Self> {
+        if let Ok(s) = self.shape() {
+            if s.dim(axis) == Some(0) {
+                return Err(Error::InvalidArgument {
+                    op: "max_axis",
+                    message: format!("axis {axis} of {s} is empty; max_axis needs at least one element along it"),
+                    at,
+                });
+            }
+        }
         self.reduce_axis("max_axis", axis, keepdim, max_axis_backward::<T>, at, |x, split, out| {
             fold_axis(x, split, T::neg_infinity(), T::max, out)
         })
