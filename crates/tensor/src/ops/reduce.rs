@@ -228,7 +228,9 @@ impl<'t, T: Float> Var<'t, T> {
             if s.dim(axis) == Some(0) {
                 return Err(Error::InvalidArgument {
                     op: "max_axis",
-                    message: format!("axis {axis} of {s} is empty; max_axis needs at least one element along it"),
+                    message: format!(
+                        "axis {axis} of {s} is empty; max_axis needs at least one element along it"
+                    ),
                     at,
                 });
             }
