@@ -212,7 +212,9 @@ impl<T: Float> Lbfgs<T> {
     /// point. Returns the loss at the starting point (as PyTorch's `step` does).
     ///
     /// Parameters without a gradient count as having a zero gradient. If the closure fails, the
-    /// error is returned and the parameters are left at the last accepted point.
+    /// error is returned and the parameters are left at the last accepted point. Calling it with
+    /// a store of another size than the previous steps' is a typed
+    /// [`StateMismatch`](downhill_tensor::Error::StateMismatch) error.
     pub fn step<F>(&mut self, params: &mut Params<T>, mut closure: F) -> Result<f64>
     where
         F: FnMut(&Params<T>) -> Result<(f64, Grads<T>)>,
@@ -221,6 +223,16 @@ impl<T: Float> Lbfgs<T> {
         let (orig_loss, grads) = closure(params)?;
         let mut loss = orig_loss;
         let mut flat_grad = flatten(params, &grads)?;
+        if let Some(prev) = &self.mem.prev_flat_grad {
+            if prev.len() != flat_grad.len() {
+                return Err(Error::StateMismatch {
+                    origin: "this optimizer".into(),
+                    field: "number of scalar parameters".into(),
+                    saved: prev.len().to_string(),
+                    current: flat_grad.len().to_string(),
+                });
+            }
+        }
         let mut current_evals = 1;
         self.steps += 1;
         let m = &mut self.mem;

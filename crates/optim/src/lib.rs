@@ -2,8 +2,8 @@
 //!
 //! Optimizers, gradient clipping, learning-rate schedules, and optimizer state that saves and
 //! loads bit for bit. Depends only on `downhill-tensor`: parameters live in a
-//! [`Params`](downhill_tensor::Params) store, gradients come from `loss.backward()` as
-//! [`Grads`](downhill_tensor::Grads), and an optimizer updates the store in place.
+//! [`Params`] store, gradients come from `loss.backward()` as
+//! [`Grads`], and an optimizer updates the store in place.
 //!
 //! ```
 //! use downhill_optim::{Adam, AdamConfig, Optimizer};
@@ -34,7 +34,7 @@
 //! 4. **Learning rate**: the configured `lr`, or a [`schedule`] (a pure function of the step
 //!    count), times `lr_scale` (what [`ReduceOnPlateau`](schedule::ReduceOnPlateau) drives).
 //!
-//! Parameters with no gradient in the [`Grads`](downhill_tensor::Grads) passed to `step` (never
+//! Parameters with no gradient in the [`Grads`] passed to `step` (never
 //! brought onto the tape) are skipped: not updated, not decayed, and their buffers and update
 //! counts untouched.
 //!

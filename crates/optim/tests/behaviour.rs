@@ -271,3 +271,23 @@ fn f32_training_and_state_round_trip() {
     // f32 state read as f64 is a dtype error, never a silent conversion.
     assert!(matches!(OptimizerState::<f64>::from_bytes(&bytes), Err(Error::Dtype { .. })));
 }
+
+#[test]
+fn lbfgs_refuses_a_store_of_another_size_after_state_exists() {
+    let mut p = Problem::new();
+    let mut opt = Lbfgs::new(LbfgsConfig { max_iter: 2, ..Default::default() }).unwrap();
+    let mut params = p.params.clone();
+    opt.step(&mut params, |q| p.eval(q)).unwrap();
+    p.params = params;
+    let mut small = Params::new();
+    let x = small.insert("x", Tensor::vector(&[1.0f64])).unwrap();
+    let err = opt
+        .step(&mut small, |q| {
+            let tape = Tape::new();
+            let loss = tape.param(q, x).square().sum();
+            Ok((loss.item()?, loss.backward()?))
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::StateMismatch { .. }), "{err}");
+    assert_eq!(small.get(x).data(), &[1.0]);
+}
