@@ -9,6 +9,7 @@
 pub mod data;
 pub mod doctor;
 mod error;
+pub mod fit;
 pub mod log;
 pub mod metrics;
 pub mod plot;

@@ -123,7 +123,13 @@ impl fmt::Display for StopReason {
     }
 }
 
-/// Divergence guards checked after every step.
+/// Divergence guards.
+///
+/// A non-finite loss and the parameter-norm bound are checked after every step. The jump and
+/// streak rules compare losses, which only means something when they are measured on the same
+/// rows: the fit loop applies them per step in full-batch training, and to the per-epoch loss
+/// over the whole training split with mini-batches (one hard batch can easily cost 10× the
+/// previous one in a healthy run).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Guards {
     /// Stop when the loss grows by more than this factor in one step (default 10; `None` off).
@@ -148,8 +154,17 @@ pub struct GuardState {
 }
 
 impl Guards {
-    /// Checks step `step`'s loss and parameter norm; a non-finite loss always stops.
-    pub fn check(&self, state: &mut GuardState, step: u64, loss: f64, param_norm: f64) -> Option<StopReason> {
+    /// Checks a loss and the parameter norm at step `step`; a non-finite loss always stops.
+    /// `comparable` says whether `loss` can be compared with the previous one given to this
+    /// state (same rows); if not, only the non-finite and norm rules apply.
+    pub fn check(
+        &self,
+        state: &mut GuardState,
+        step: u64,
+        loss: f64,
+        param_norm: f64,
+        comparable: bool,
+    ) -> Option<StopReason> {
         if !loss.is_finite() {
             return Some(StopReason::NonFinite { step, loss });
         }
@@ -157,6 +172,9 @@ impl Guards {
             if param_norm.is_nan() || param_norm > bound {
                 return Some(StopReason::ParamNorm { step, norm: param_norm, bound });
             }
+        }
+        if !comparable {
+            return None;
         }
         if let Some(prev) = state.last {
             if let Some(j) = self.max_jump {
@@ -242,15 +260,25 @@ mod tests {
     fn guards_stop_on_nan_jumps_norms_and_streaks() {
         let g = Guards { max_jump: Some(10.0), max_param_norm: Some(100.0), max_increases: Some(3) };
         let mut s = GuardState::default();
-        assert_eq!(g.check(&mut s, 0, 1.0, 1.0), None);
-        assert_eq!(g.check(&mut s, 1, 0.5, 1.0), None);
-        assert!(matches!(g.check(&mut s.clone(), 2, 5.1, 1.0), Some(StopReason::LossJump { step: 2, .. })));
-        assert!(matches!(g.check(&mut s.clone(), 2, f64::NAN, 1.0), Some(StopReason::NonFinite { .. })));
-        assert!(matches!(g.check(&mut s.clone(), 2, 0.4, 1e3), Some(StopReason::ParamNorm { .. })));
-        assert!(matches!(g.check(&mut s.clone(), 2, 0.4, f64::NAN), Some(StopReason::ParamNorm { .. })));
-        assert_eq!(g.check(&mut s, 2, 0.6, 1.0), None);
-        assert_eq!(g.check(&mut s, 3, 0.7, 1.0), None);
-        let r = g.check(&mut s, 4, 0.8, 1.0).unwrap();
+        assert_eq!(g.check(&mut s, 0, 1.0, 1.0, true), None);
+        assert_eq!(g.check(&mut s, 1, 0.5, 1.0, true), None);
+        assert!(matches!(
+            g.check(&mut s.clone(), 2, 5.1, 1.0, true),
+            Some(StopReason::LossJump { step: 2, .. })
+        ));
+        assert!(matches!(
+            g.check(&mut s.clone(), 2, f64::NAN, 1.0, true),
+            Some(StopReason::NonFinite { .. })
+        ));
+        assert!(matches!(g.check(&mut s.clone(), 2, 0.4, 1e3, true), Some(StopReason::ParamNorm { .. })));
+        assert!(matches!(
+            g.check(&mut s.clone(), 2, 0.4, f64::NAN, true),
+            Some(StopReason::ParamNorm { .. })
+        ));
+        assert_eq!(g.check(&mut s, 2, 0.6, 1.0, true), None);
+        assert_eq!(g.check(&mut s, 3, 0.7, 1.0, true), None);
+        let r = g.check(&mut s, 4, 0.8, 1.0, true).unwrap();
+        assert_eq!(g.check(&mut s.clone(), 5, 100.0, 1.0, false), None, "incomparable losses are not jumps");
         assert!(matches!(r, StopReason::Increasing { count: 3, .. }));
         assert!(r.diverged() && r.to_string().contains("rose 3 steps"));
         assert!(!StopReason::MaxEpochs.diverged());

@@ -1,0 +1,492 @@
+//! `fit`: one loop that trains any [`Module`] with any [`Optimizer`] on a [`Dataset`], with seeded
+//! mini-batches, per-step and per-epoch logging, divergence guards, early stopping and a step
+//! budget. It returns scikit-learn-style results: steps run, why it stopped, and the curves.
+
+use std::collections::BTreeMap;
+
+use downhill_nn::{L2, Module, loss};
+use downhill_optim::Optimizer;
+use downhill_tensor::{Float, Grads, Params, Tape, Tensor, Var};
+
+use crate::data::{Batches, Dataset};
+use crate::log::{EpochRecord, RunLog, StepRecord};
+use crate::metrics::{Confusion, calibration, log_loss, mse, multiclass_accuracy, r2};
+use crate::stop::{EarlyState, EarlyStopping, GuardState, Guards, StopReason, Verdict};
+use crate::{Error, Result};
+
+/// The training loss, matched to the model's output.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loss {
+    /// Mean squared error (regression).
+    Mse,
+    /// Half the mean squared error (the course's form; gradient `mean(pred − y)`).
+    HalfMse,
+    /// Huber loss with threshold `delta` (regression with outliers).
+    Huber {
+        /// Where the loss turns from quadratic to linear.
+        delta: f64,
+    },
+    /// Binary cross-entropy on probabilities (the model ends in a sigmoid), clipped at 1e-7.
+    Bce,
+    /// Binary cross-entropy on logits (stable; the model outputs logits).
+    BceWithLogits,
+    /// Softmax cross-entropy on logits with integer labels (multiclass).
+    CrossEntropy,
+}
+
+impl Loss {
+    /// The name used by the CLI, reports and `doctor`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::Mse => "mse",
+            Loss::HalfMse => "half_mse",
+            Loss::Huber { .. } => "huber",
+            Loss::Bce => "bce",
+            Loss::BceWithLogits => "bce_with_logits",
+            Loss::CrossEntropy => "cross_entropy",
+        }
+    }
+
+    /// Parses a name given by [`Loss::name`] (`huber` uses delta 1).
+    pub fn parse(s: &str) -> Result<Loss> {
+        Ok(match s {
+            "mse" => Loss::Mse,
+            "half_mse" => Loss::HalfMse,
+            "huber" => Loss::Huber { delta: 1.0 },
+            "bce" => Loss::Bce,
+            "bce_with_logits" => Loss::BceWithLogits,
+            "cross_entropy" => Loss::CrossEntropy,
+            other => {
+                return Err(Error::InvalidArgument {
+                    op: "loss",
+                    message: format!(
+                        "unknown loss {other:?}; choose mse, half_mse, huber, bce, bce_with_logits or cross_entropy"
+                    ),
+                });
+            }
+        })
+    }
+
+    fn uses_labels(&self) -> bool {
+        matches!(self, Loss::CrossEntropy)
+    }
+
+    /// The loss of `pred` against targets `y` (`[b, 1]`) or `labels`, on the tape.
+    #[track_caller]
+    pub fn eval<'t, T: Float>(&self, pred: Var<'t, T>, y: Var<'t, T>, labels: &[usize]) -> Var<'t, T> {
+        match *self {
+            Loss::Mse => loss::mse_loss(pred, y),
+            Loss::HalfMse => loss::half_mse_loss(pred, y),
+            Loss::Huber { delta } => loss::huber_loss(pred, y, delta),
+            Loss::Bce => loss::bce_loss(pred, y),
+            Loss::BceWithLogits => loss::bce_with_logits_loss(pred, y),
+            Loss::CrossEntropy => loss::softmax_cross_entropy(pred, labels),
+        }
+    }
+}
+
+/// How to train.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitConfig {
+    /// Passes over the training data (default 10).
+    pub epochs: u64,
+    /// Rows per step: 1 is SGD, ≥ the row count is full-batch gradient descent (default 32).
+    pub batch_size: usize,
+    /// Seed of the batch order (default 0).
+    pub seed: u64,
+    /// Stop after this many steps in total (default: no limit).
+    pub max_steps: Option<u64>,
+    /// Divergence guards (default: non-finite loss and a 10× jump).
+    pub guards: Guards,
+    /// Early stopping on the validation loss (default off; needs a validation set).
+    pub early_stopping: Option<EarlyStopping>,
+    /// An L2 penalty added to the training objective (default none).
+    pub l2: Option<L2>,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            epochs: 10,
+            batch_size: 32,
+            seed: 0,
+            max_steps: None,
+            guards: Guards::default(),
+            early_stopping: None,
+            l2: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitResult {
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Epochs completed.
+    pub epochs: u64,
+    /// Why it stopped.
+    pub stop: StopReason,
+    /// The best epoch by validation loss (with early stopping), whose parameters were restored
+    /// if `restore_best` was set.
+    pub best_epoch: Option<u64>,
+    /// Per-step and per-epoch records.
+    pub log: RunLog,
+}
+
+impl FitResult {
+    /// The last epoch's training loss (over the whole training split).
+    pub fn final_train_loss(&self) -> Option<f64> {
+        self.log.epochs.last().map(|e| e.train_loss)
+    }
+
+    /// The last epoch's validation loss.
+    pub fn final_val_loss(&self) -> Option<f64> {
+        self.log.epochs.last().and_then(|e| e.val_loss)
+    }
+}
+
+/// A dataset converted once to the model's float type.
+struct Prepared<T: Float> {
+    x: Tensor<T>,
+    y: Tensor<T>,
+    labels: Vec<usize>,
+}
+
+impl<T: Float> Prepared<T> {
+    fn new(d: &Dataset, loss: Loss) -> Result<Self> {
+        let labels = if loss.uses_labels() { d.labels()? } else { Vec::new() };
+        Ok(Prepared { x: d.x.cast(), y: d.y.cast(), labels })
+    }
+}
+
+/// Loss (without penalty) and predictions of the model on a whole dataset.
+fn evaluate<T: Float, M: Module<T> + ?Sized>(
+    model: &M,
+    params: &Params<T>,
+    loss: Loss,
+    data: &Prepared<T>,
+    tape: &mut Tape<T>,
+) -> Result<(f64, Tensor<T>)> {
+    tape.clear();
+    let pred = model.forward(tape, params, tape.constant(&data.x));
+    let l = loss.eval(pred, tape.constant(&data.y), &data.labels);
+    let value = l.item()?.f64();
+    let out = pred.value()?;
+    tape.clear();
+    Ok((value, out))
+}
+
+/// Metrics suited to the loss, on predictions `pred` of `data`, named `{prefix}_{metric}`.
+fn metrics<T: Float>(
+    loss: Loss,
+    pred: &Tensor<T>,
+    data: &Prepared<T>,
+    prefix: &str,
+    out: &mut BTreeMap<String, f64>,
+) -> Result<()> {
+    let p: Vec<f64> = pred.data().iter().map(|v| v.f64()).collect();
+    let y: Vec<f64> = data.y.data().iter().map(|v| v.f64()).collect();
+    let mut put = |k: &str, v: f64| {
+        out.insert(format!("{prefix}_{k}"), v);
+    };
+    match loss {
+        Loss::Bce | Loss::BceWithLogits => {
+            let prob: Vec<f64> = if loss == Loss::Bce {
+                p.iter().map(|v| v.clamp(0.0, 1.0)).collect()
+            } else {
+                p.iter().map(|&z| downhill_tensor::ops::unary::sigmoid(z)).collect()
+            };
+            let c = Confusion::new(&prob, &y, 0.5)?;
+            put("accuracy", c.accuracy());
+            put("precision", c.precision());
+            put("recall", c.recall());
+            put("f1", c.f1());
+            put("log_loss", log_loss(&prob, &y)?);
+            put("ece", calibration(&prob, &y, 10)?.ece);
+        }
+        Loss::CrossEntropy => {
+            let k = pred.dims().get(1).copied().unwrap_or(1);
+            put("accuracy", multiclass_accuracy(&p, k, &data.labels)?);
+        }
+        Loss::Mse | Loss::HalfMse | Loss::Huber { .. } => {
+            put("rmse", mse(&p, &y)?.sqrt());
+            put("r2", r2(&p, &y)?);
+        }
+    }
+    Ok(())
+}
+
+fn norm<T: Float>(t: &Tensor<T>) -> f64 {
+    t.data().iter().map(|v| v.f64() * v.f64()).sum::<f64>().sqrt()
+}
+
+/// Trains `model` (its parameters in `params`) with `opt` on `train`, evaluating on `val` after
+/// every epoch.
+///
+/// Each step: a seeded batch of rows, the loss (plus the L2 penalty) on a tape, `backward`, the
+/// optimizer's update, the guards. Each epoch: training and validation loss over the whole splits
+/// and the metrics that fit the loss. A divergence stops the run with a diagnosis in
+/// [`FitResult::stop`]; it is not an `Err` (errors are for misuse: shape mistakes, bad settings).
+pub fn fit<T, M, O>(
+    model: &M,
+    params: &mut Params<T>,
+    opt: &mut O,
+    loss: Loss,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    cfg: &FitConfig,
+) -> Result<FitResult>
+where
+    T: Float,
+    M: Module<T> + ?Sized,
+    O: Optimizer<T> + ?Sized,
+{
+    if cfg.early_stopping.is_some() && val.is_none() {
+        return Err(Error::InvalidArgument {
+            op: "fit",
+            message: "early stopping needs a validation set; pass Some(val) or turn early stopping off"
+                .to_string(),
+        });
+    }
+    if cfg.epochs == 0 {
+        return Err(Error::InvalidArgument { op: "fit", message: "epochs must be at least 1".to_string() });
+    }
+    let tr = Prepared::<T>::new(train, loss)?;
+    let va = val.map(|v| Prepared::<T>::new(v, loss)).transpose()?;
+    let n = train.len();
+    let full_batch = cfg.batch_size >= n;
+    let batches = if full_batch {
+        Batches::new(n, n, cfg.seed)?.sequential()
+    } else {
+        Batches::new(n, cfg.batch_size, cfg.seed)?
+    };
+    let names: Vec<String> = params.iter().map(|(_, name, _)| name.to_string()).collect();
+    let ids: Vec<_> = params.ids().collect();
+    let mut log = RunLog::new(names);
+    let mut tape = Tape::<T>::new();
+    let mut eval_tape = Tape::<T>::new();
+    let mut grads = Grads::new();
+    let mut before: Vec<Tensor<T>> = Vec::with_capacity(ids.len());
+    let (mut guard, mut epoch_guard, mut early) =
+        (GuardState::default(), GuardState::default(), EarlyState::default());
+    let mut best: Option<Params<T>> = None;
+    let mut best_epoch = None;
+    let mut step: u64 = 0;
+    let mut stop = StopReason::MaxEpochs;
+    let mut epochs_done = 0;
+    'epochs: for epoch in 0..cfg.epochs {
+        for rows in batches.epoch(epoch, 0) {
+            if cfg.max_steps.is_some_and(|m| step >= m) {
+                stop = StopReason::MaxSteps;
+                break 'epochs;
+            }
+            // Forward and backward on this batch.
+            tape.clear();
+            let (xb, yb, lb);
+            let (x, y, labels) = if full_batch {
+                (tape.constant(&tr.x), tape.constant(&tr.y), tr.labels.as_slice())
+            } else {
+                xb = tape.constant(&tr.x).index_select(0, &rows);
+                yb = tape.constant(&tr.y).index_select(0, &rows);
+                lb = if tr.labels.is_empty() {
+                    Vec::new()
+                } else {
+                    rows.iter().map(|&r| tr.labels[r]).collect()
+                };
+                (xb, yb, lb.as_slice())
+            };
+            let mut objective = loss.eval(model.forward(&tape, params, x), y, labels);
+            if let Some(l2) = &cfg.l2 {
+                objective = objective + l2.penalty(&tape, params);
+            }
+            objective.backward_into(&mut grads)?;
+            let loss_value = objective.item()?.f64();
+            tape.clear();
+            // Statistics, then the update.
+            let param_grad_norms: Vec<f64> = ids.iter().map(|&id| grads.get(id).map_or(0.0, norm)).collect();
+            before.clear();
+            before.extend(ids.iter().map(|&id| params.get(id).clone()));
+            let lr = opt.lr();
+            opt.step(params, &grads)?;
+            let (mut p2, mut d2, mut b2) = (0.0, 0.0, 0.0);
+            for (&id, old) in ids.iter().zip(&before) {
+                for (&a, &b) in params.get(id).data().iter().zip(old.data()) {
+                    p2 += a.f64() * a.f64();
+                    d2 += (a.f64() - b.f64()).powi(2);
+                    b2 += b.f64() * b.f64();
+                }
+            }
+            let param_norm = p2.sqrt();
+            log.steps.push(StepRecord {
+                step,
+                epoch,
+                loss: loss_value,
+                lr,
+                grad_norm: grads.global_norm(),
+                param_norm,
+                update_ratio: if b2 > 0.0 { (d2 / b2).sqrt() } else { f64::INFINITY },
+                param_grad_norms,
+            });
+            step += 1;
+            if let Some(reason) = cfg.guards.check(&mut guard, step - 1, loss_value, param_norm, full_batch) {
+                stop = reason;
+                break 'epochs;
+            }
+        }
+        // End of epoch: whole-split losses and metrics.
+        epochs_done = epoch + 1;
+        let (train_loss, train_pred) = evaluate(model, params, loss, &tr, &mut eval_tape)?;
+        let mut m = BTreeMap::new();
+        metrics(loss, &train_pred, &tr, "train", &mut m)?;
+        let val_loss = match &va {
+            Some(v) => {
+                let (l, pred) = evaluate(model, params, loss, v, &mut eval_tape)?;
+                metrics(loss, &pred, v, "val", &mut m)?;
+                Some(l)
+            }
+            None => None,
+        };
+        log.epochs.push(EpochRecord { epoch, steps: step, train_loss, val_loss, metrics: m });
+        if !full_batch {
+            let pn = log.steps.last().map_or(0.0, |s| s.param_norm);
+            if let Some(reason) =
+                cfg.guards.check(&mut epoch_guard, step.saturating_sub(1), train_loss, pn, true)
+            {
+                stop = reason;
+                break;
+            }
+        }
+        if let (Some(es), Some(vl)) = (&cfg.early_stopping, val_loss) {
+            match es.update(&mut early, epoch, vl) {
+                Verdict::Improved => {
+                    best_epoch = Some(epoch);
+                    if es.restore_best {
+                        best = Some(params.clone());
+                    }
+                }
+                Verdict::Wait => {}
+                Verdict::Stop { best_epoch: b, best_loss } => {
+                    stop = StopReason::EarlyStopping { best_epoch: b, best_loss };
+                    break;
+                }
+            }
+        }
+    }
+    if let (StopReason::EarlyStopping { .. }, Some(b)) = (&stop, best) {
+        *params = b;
+    }
+    Ok(FitResult { steps: step, epochs: epochs_done, stop, best_epoch, log })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{SplitOptions, StandardScaler, Toy, breast_cancer, diabetes_raw, toy};
+    use downhill_nn::{Activation, Init, LinearRegression, LogisticRegression, Mlp};
+    use downhill_optim::{Adam, AdamConfig, Sgd, SgdConfig};
+    use downhill_tensor::seeded_rng;
+
+    fn standardized(d: &Dataset) -> Dataset {
+        let s = StandardScaler::fit(&d.x).unwrap();
+        Dataset { x: s.transform(&d.x).unwrap(), ..d.clone() }
+    }
+
+    #[test]
+    fn logistic_regression_on_breast_cancer_learns_and_logs() {
+        let d = standardized(&breast_cancer().unwrap());
+        let (tr, va, _) = d.split(&SplitOptions { val: 0.2, test: 0.0, seed: 0, stratify: true }).unwrap();
+        let mut params = Params::<f64>::new();
+        let model = LogisticRegression::new(&mut params, "logreg", 30).unwrap();
+        let mut opt = Sgd::new(SgdConfig::lr(0.1)).unwrap();
+        let cfg = FitConfig { epochs: 20, batch_size: 32, ..FitConfig::default() };
+        let r = fit(&model, &mut params, &mut opt, Loss::BceWithLogits, &tr, Some(&va), &cfg).unwrap();
+        assert_eq!(r.stop, StopReason::MaxEpochs);
+        assert_eq!(r.steps, 20 * tr.len().div_ceil(32) as u64);
+        assert_eq!(r.log.steps.len() as u64, r.steps);
+        let first = r.log.epochs[0].train_loss;
+        let last = r.final_train_loss().unwrap();
+        assert!(last < 0.1 && last < first, "{first} -> {last}");
+        assert!(r.log.epochs.last().unwrap().metrics["val_accuracy"] > 0.95);
+        // Same seed, same run, bit for bit.
+        let mut p2 = Params::<f64>::new();
+        let m2 = LogisticRegression::new(&mut p2, "logreg", 30).unwrap();
+        let mut o2 = Sgd::new(SgdConfig::lr(0.1)).unwrap();
+        let r2 = fit(&m2, &mut p2, &mut o2, Loss::BceWithLogits, &tr, Some(&va), &cfg).unwrap();
+        assert_eq!(r.log, r2.log);
+    }
+
+    #[test]
+    fn unscaled_diabetes_diverges_with_a_diagnosis() {
+        let d = diabetes_raw().unwrap();
+        let mut params = Params::<f64>::new();
+        let model = LinearRegression::new(&mut params, "lin", 10).unwrap();
+        let mut opt = Sgd::new(SgdConfig::lr(0.01)).unwrap();
+        let cfg = FitConfig { epochs: 200, batch_size: usize::MAX, ..FitConfig::default() };
+        let r = fit(&model, &mut params, &mut opt, Loss::HalfMse, &d, None, &cfg).unwrap();
+        assert!(r.stop.diverged(), "{}", r.stop);
+        assert!(r.stop.to_string().contains("lower the learning rate"));
+        // Standardized, the same rate converges.
+        let mut params = Params::<f64>::new();
+        let model = LinearRegression::new(&mut params, "lin", 10).unwrap();
+        let mut opt = Sgd::new(SgdConfig::lr(0.01)).unwrap();
+        let r = fit(&model, &mut params, &mut opt, Loss::HalfMse, &standardized(&d), None, &cfg).unwrap();
+        assert_eq!(r.stop, StopReason::MaxEpochs);
+    }
+
+    #[test]
+    fn early_stopping_restores_the_best_epoch_and_budgets_stop() {
+        let d = toy(Toy::Moons, 300, 0.3, 1).unwrap();
+        let (tr, va, _) = d.split(&SplitOptions { val: 0.3, test: 0.0, seed: 2, stratify: false }).unwrap();
+        let mut params = Params::<f64>::new();
+        let mlp = Mlp::new(
+            &mut params,
+            "mlp",
+            &[2, 64, 64, 1],
+            Activation::Relu,
+            Init::HeNormal,
+            &mut seeded_rng(3),
+        )
+        .unwrap();
+        let mut opt = Adam::new(AdamConfig { lr: 0.02, ..AdamConfig::default() }).unwrap();
+        let es = EarlyStopping { patience: 3, min_delta: 0.0, restore_best: true };
+        let cfg = FitConfig { epochs: 500, batch_size: 16, early_stopping: Some(es), ..FitConfig::default() };
+        let r = fit(&mlp, &mut params, &mut opt, Loss::BceWithLogits, &tr, Some(&va), &cfg).unwrap();
+        let StopReason::EarlyStopping { best_epoch, best_loss } = r.stop else { panic!("{}", r.stop) };
+        assert_eq!(r.best_epoch, Some(best_epoch));
+        // The restored parameters give the best validation loss again.
+        let mut t = Tape::new();
+        let (vl, _) = evaluate(
+            &mlp,
+            &params,
+            Loss::BceWithLogits,
+            &Prepared::new(&va, Loss::BceWithLogits).unwrap(),
+            &mut t,
+        )
+        .unwrap();
+        assert_eq!(vl, best_loss);
+
+        let mut opt = Adam::new(AdamConfig::default()).unwrap();
+        let cfg = FitConfig { epochs: 50, batch_size: 16, max_steps: Some(7), ..FitConfig::default() };
+        let r = fit(&mlp, &mut params, &mut opt, Loss::BceWithLogits, &tr, None, &cfg).unwrap();
+        assert_eq!((r.steps, &r.stop), (7, &StopReason::MaxSteps));
+    }
+
+    #[test]
+    fn misuse_is_an_error() {
+        let d = toy(Toy::Xor, 20, 0.0, 0).unwrap();
+        let mut params = Params::<f64>::new();
+        let model = LogisticRegression::new(&mut params, "m", 2).unwrap();
+        let mut opt = Sgd::new(SgdConfig::lr(0.1)).unwrap();
+        let es = EarlyStopping { patience: 1, min_delta: 0.0, restore_best: false };
+        let cfg = FitConfig { early_stopping: Some(es), ..FitConfig::default() };
+        assert!(fit(&model, &mut params, &mut opt, Loss::BceWithLogits, &d, None, &cfg).is_err());
+        // A model with the wrong input width: the tensor error surfaces as an Err.
+        let bad = LogisticRegression::new(&mut params, "bad", 3).unwrap();
+        let e = fit(&bad, &mut params, &mut opt, Loss::BceWithLogits, &d, None, &FitConfig::default())
+            .unwrap_err();
+        assert!(matches!(e, Error::Tensor(_)), "{e}");
+        assert!(Loss::parse("l1").is_err());
+        assert_eq!(Loss::parse("cross_entropy").unwrap().name(), "cross_entropy");
+    }
+}
