@@ -22,6 +22,10 @@ pub mod prelude {
         Activation, Init, L2, Linear, LinearRegression, LogisticRegression, Mlp, Module, Sequential,
         SoftmaxRegression,
     };
+    pub use downhill_optim::{
+        Adam, AdamConfig, AdamW, AdamWConfig, Momentum, MomentumConfig, Optimizer, Schedule, Sgd, SgdConfig,
+        WeightDecay,
+    };
     pub use downhill_tensor::{
         Error, Float, Grads, ParamId, Params, Result, SeededRng, Shape, Tape, Tensor, Var, seeded_rng,
     };

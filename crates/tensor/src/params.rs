@@ -141,6 +141,16 @@ impl<T: Float> Grads<T> {
         Grads { slots: Vec::new() }
     }
 
+    /// Mutable gradient of a parameter (e.g. to clip it in place), if it was on the tape.
+    pub fn get_mut(&mut self, id: ParamId) -> Option<&mut Tensor<T>> {
+        self.slots.get_mut(id.index()).and_then(Option::as_mut)
+    }
+
+    /// `(id, mutable gradient)` in parameter order, for parameters that were on the tape.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Tensor<T>)> {
+        self.slots.iter_mut().enumerate().filter_map(|(i, g)| g.as_mut().map(|g| (ParamId(i as u32), g)))
+    }
+
     /// The gradient of a parameter, if it was on the tape.
     pub fn get(&self, id: ParamId) -> Option<&Tensor<T>> {
         self.slots.get(id.index()).and_then(Option::as_ref)

@@ -224,3 +224,17 @@ fn f32_works_too() {
     assert_eq!(g.get(w).unwrap().dims(), &[2, 1]);
     assert!(g.get(w).unwrap().all_finite());
 }
+
+#[test]
+fn grads_can_be_changed_in_place() {
+    let p = store(&[("a", Tensor::ones([2])), ("b", Tensor::ones([1]))]);
+    let tape = Tape::new();
+    let loss = (tape.param(&p, p.id("a").unwrap()) * 3.0).sum() + tape.param(&p, p.id("b").unwrap()).sum();
+    let mut g = loss.backward().unwrap();
+    for (_, t) in g.iter_mut() {
+        t.data_mut().iter_mut().for_each(|v| *v *= 0.5);
+    }
+    assert_eq!(g.get(p.id("a").unwrap()).unwrap().data(), &[1.5, 1.5]);
+    g.get_mut(p.id("b").unwrap()).unwrap().data_mut()[0] = 7.0;
+    assert_eq!(g.get(p.id("b").unwrap()).unwrap().data(), &[7.0]);
+}
