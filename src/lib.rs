@@ -15,6 +15,9 @@ pub use downhill_nn as nn;
 /// Optimizers, clipping, schedules, optimizer state (`downhill-optim`).
 pub use downhill_optim as optim;
 
+/// Data, the fit loop, metrics, diagnostics, plots (`downhill-train`).
+pub use downhill_train as train;
+
 /// The names almost every program needs: `use downhill::prelude::*;`.
 pub mod prelude {
     pub use downhill_nn::loss;
