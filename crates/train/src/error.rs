@@ -116,4 +116,28 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+
+    /// A checkpoint saved by another run: other data, loss or settings than the run resuming it.
+    #[error("checkpoint: {path}: {field} is {saved} in the checkpoint but {current} in this run; {fix}")]
+    CheckpointMismatch {
+        /// The checkpoint file (or `"<bytes>"`).
+        path: String,
+        /// What differs (`"seed"`, `"batch_size"`, `"loss"`, `"training data"`, ...).
+        field: String,
+        /// The checkpoint's value.
+        saved: String,
+        /// This run's value.
+        current: String,
+        /// How to resume correctly.
+        fix: &'static str,
+    },
+
+    /// A file that is not a readable downhill checkpoint (or one whose parts disagree).
+    #[error("checkpoint: {path}: {message}")]
+    CheckpointCorrupt {
+        /// The checkpoint file (or `"<bytes>"`).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
 }

@@ -1,16 +1,21 @@
 //! `fit`: one loop that trains any [`Module`] with any [`Optimizer`] on a [`Dataset`], with seeded
 //! mini-batches, per-step and per-epoch logging, divergence guards, early stopping and a step
 //! budget. It returns scikit-learn-style results: steps run, why it stopped, and the curves.
+//!
+//! [`fit`] is the simple entry point. Underneath it is a [`Trainer`]: a run that can stop after
+//! any step ([`Trainer::run_until`]), write a checkpoint, and resume from it in another process
+//! bit for bit (see [`crate::checkpoint`]).
 
 use std::collections::BTreeMap;
 
 use downhill_nn::{L2, Module, loss};
 use downhill_optim::Optimizer;
-use downhill_tensor::{Float, Grads, Params, Tape, Tensor, Var};
+use downhill_tensor::{Float, Grads, ParamId, Params, Tape, Tensor, Var};
 
-use crate::data::{Batches, Dataset};
+use crate::data::{Batches, Cursor, Dataset};
 use crate::log::{EpochRecord, RunLog, StepRecord};
 use crate::metrics::{Confusion, calibration, log_loss, mse, multiclass_accuracy, r2};
+use crate::progress::{Progress, ProgressMode};
 use crate::stop::{EarlyState, EarlyStopping, GuardState, Guards, StopReason, Verdict};
 use crate::{Error, Result};
 
@@ -102,6 +107,9 @@ pub struct FitConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// An L2 penalty added to the training objective (default none).
     pub l2: Option<L2>,
+    /// A progress bar on standard error (default [`ProgressMode::Auto`]: only on a terminal,
+    /// never under CI). It never changes results or logs.
+    pub progress: ProgressMode,
 }
 
 impl Default for FitConfig {
@@ -114,6 +122,7 @@ impl Default for FitConfig {
             guards: Guards::default(),
             early_stopping: None,
             l2: None,
+            progress: ProgressMode::Auto,
         }
     }
 }
@@ -147,21 +156,21 @@ impl FitResult {
 }
 
 /// A dataset converted once to the model's float type.
-struct Prepared<T: Float> {
-    x: Tensor<T>,
-    y: Tensor<T>,
-    labels: Vec<usize>,
+pub(crate) struct Prepared<T: Float> {
+    pub(crate) x: Tensor<T>,
+    pub(crate) y: Tensor<T>,
+    pub(crate) labels: Vec<usize>,
 }
 
 impl<T: Float> Prepared<T> {
-    fn new(d: &Dataset, loss: Loss) -> Result<Self> {
+    pub(crate) fn new(d: &Dataset, loss: Loss) -> Result<Self> {
         let labels = if loss.uses_labels() { d.labels()? } else { Vec::new() };
         Ok(Prepared { x: d.x.cast(), y: d.y.cast(), labels })
     }
 }
 
 /// Loss (without penalty) and predictions of the model on a whole dataset.
-fn evaluate<T: Float, M: Module<T> + ?Sized>(
+pub(crate) fn evaluate<T: Float, M: Module<T> + ?Sized>(
     model: &M,
     params: &Params<T>,
     loss: Loss,
@@ -228,6 +237,9 @@ fn norm<T: Float>(t: &Tensor<T>) -> f64 {
 /// optimizer's update, the guards. Each epoch: training and validation loss over the whole splits
 /// and the metrics that fit the loss. A divergence stops the run with a diagnosis in
 /// [`FitResult::stop`]; it is not an `Err` (errors are for misuse: shape mistakes, bad settings).
+///
+/// This is [`Trainer::new`] followed by [`Trainer::run`] and [`Trainer::result`]; use a
+/// [`Trainer`] to stop part-way, save a checkpoint and resume.
 pub fn fit<T, M, O>(
     model: &M,
     params: &mut Params<T>,
@@ -242,141 +254,429 @@ where
     M: Module<T> + ?Sized,
     O: Optimizer<T> + ?Sized,
 {
-    if cfg.early_stopping.is_some() && val.is_none() {
-        return Err(Error::InvalidArgument {
-            op: "fit",
-            message: "early stopping needs a validation set; pass Some(val) or turn early stopping off"
-                .to_string(),
-        });
-    }
-    if cfg.epochs == 0 {
-        return Err(Error::InvalidArgument { op: "fit", message: "epochs must be at least 1".to_string() });
-    }
-    let tr = Prepared::<T>::new(train, loss)?;
-    let va = val.map(|v| Prepared::<T>::new(v, loss)).transpose()?;
-    let n = train.len();
-    let full_batch = cfg.batch_size >= n;
-    let batches = if full_batch {
-        Batches::new(n, n, cfg.seed)?.sequential()
-    } else {
-        Batches::new(n, cfg.batch_size, cfg.seed)?
-    };
-    let names: Vec<String> = params.iter().map(|(_, name, _)| name.to_string()).collect();
-    let ids: Vec<_> = params.ids().collect();
-    let mut log = RunLog::new(names);
-    let mut tape = Tape::<T>::new();
-    let mut eval_tape = Tape::<T>::new();
-    let mut grads = Grads::new();
-    let mut before: Vec<Tensor<T>> = Vec::with_capacity(ids.len());
-    let (mut guard, mut epoch_guard, mut early) =
-        (GuardState::default(), GuardState::default(), EarlyState::default());
-    let mut best: Option<Params<T>> = None;
-    let mut best_epoch = None;
-    let mut step: u64 = 0;
-    let mut stop = StopReason::MaxEpochs;
-    let mut epochs_done = 0;
-    'epochs: for epoch in 0..cfg.epochs {
-        for rows in batches.epoch(epoch, 0) {
-            if cfg.max_steps.is_some_and(|m| step >= m) {
-                stop = StopReason::MaxSteps;
-                break 'epochs;
-            }
-            // Forward and backward on this batch.
-            tape.clear();
-            let (xb, yb, lb);
-            let (x, y, labels) = if full_batch {
-                (tape.constant(&tr.x), tape.constant(&tr.y), tr.labels.as_slice())
-            } else {
-                xb = tape.constant(&tr.x).index_select(0, &rows);
-                yb = tape.constant(&tr.y).index_select(0, &rows);
-                lb = if tr.labels.is_empty() {
-                    Vec::new()
-                } else {
-                    rows.iter().map(|&r| tr.labels[r]).collect()
-                };
-                (xb, yb, lb.as_slice())
-            };
-            let mut objective = loss.eval(model.forward(&tape, params, x), y, labels);
-            if let Some(l2) = &cfg.l2 {
-                objective = objective + l2.penalty(&tape, params);
-            }
-            objective.backward_into(&mut grads)?;
-            let loss_value = objective.item()?.f64();
-            tape.clear();
-            // Statistics, then the update.
-            let param_grad_norms: Vec<f64> = ids.iter().map(|&id| grads.get(id).map_or(0.0, norm)).collect();
-            before.clear();
-            before.extend(ids.iter().map(|&id| params.get(id).clone()));
-            let lr = opt.lr();
-            opt.step(params, &grads)?;
-            let (mut p2, mut d2, mut b2) = (0.0, 0.0, 0.0);
-            for (&id, old) in ids.iter().zip(&before) {
-                for (&a, &b) in params.get(id).data().iter().zip(old.data()) {
-                    p2 += a.f64() * a.f64();
-                    d2 += (a.f64() - b.f64()).powi(2);
-                    b2 += b.f64() * b.f64();
-                }
-            }
-            let param_norm = p2.sqrt();
-            log.steps.push(StepRecord {
-                step,
-                epoch,
-                loss: loss_value,
-                lr,
-                grad_norm: grads.global_norm(),
-                param_norm,
-                update_ratio: if b2 > 0.0 { (d2 / b2).sqrt() } else { f64::INFINITY },
-                param_grad_norms,
+    let mut t = Trainer::new(model, params, opt, loss, train, val, cfg)?;
+    t.run()?;
+    Ok(t.result())
+}
+
+/// Where a run is, beyond its weights and optimizer state: what a checkpoint must hold.
+///
+/// The data cursor is the whole random state of the run: the batch order of an epoch is a pure
+/// function of `(seed, epoch)` (see [`Batches`]), so `(epoch, next batch)` says exactly which rows
+/// come next. The divergence guards' memory (the last comparable loss and the streak of
+/// increases) is a pure function of the losses in the run log, so it is rebuilt from the log on
+/// resume rather than stored twice.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FitState<T: Float> {
+    /// The next batch to run.
+    pub(crate) cursor: Cursor,
+    /// Optimizer steps taken by this run.
+    pub(crate) step: u64,
+    /// Every record so far.
+    pub(crate) log: RunLog,
+    /// Early stopping's memory.
+    pub(crate) early: EarlyState,
+    /// The best epoch by validation loss.
+    pub(crate) best_epoch: Option<u64>,
+    /// Parameters of the best epoch (early stopping with `restore_best`).
+    pub(crate) best: Option<Params<T>>,
+    /// Set once the run has ended.
+    pub(crate) stop: Option<StopReason>,
+    /// Per-step guard memory (full-batch runs compare step losses).
+    pub(crate) guard: GuardState,
+    /// Per-epoch guard memory (mini-batch runs compare whole-split losses).
+    pub(crate) epoch_guard: GuardState,
+}
+
+/// A training run that can be stopped after any step, saved, and resumed bit for bit.
+///
+/// ```no_run
+/// # use downhill_train::fit::{FitConfig, Loss, Trainer};
+/// # use downhill_train::data::{toy, Toy};
+/// # use downhill_nn::LogisticRegression;
+/// # use downhill_optim::{Sgd, SgdConfig};
+/// # use downhill_tensor::Params;
+/// # fn main() -> downhill_train::Result<()> {
+/// let data = toy(Toy::Moons, 200, 0.1, 0)?;
+/// let cfg = FitConfig { epochs: 5, batch_size: 16, ..FitConfig::default() };
+/// let mut params = Params::<f64>::new();
+/// let model = LogisticRegression::new(&mut params, "logreg", 2)?;
+/// let mut opt = Sgd::new(SgdConfig::lr(0.1))?;
+/// let mut t = Trainer::new(&model, &mut params, &mut opt, Loss::BceWithLogits, &data, None, &cfg)?;
+/// t.run_until(20)?; // 20 steps, then stop mid-epoch
+/// t.save_checkpoint("run.ckpt.safetensors")?;
+/// // ... later, in another process, with a freshly built model and optimizer:
+/// // t.resume_from_checkpoint("run.ckpt.safetensors")?; t.run()?;
+/// # Ok(()) }
+/// ```
+pub struct Trainer<'a, T, M, O>
+where
+    T: Float,
+    M: Module<T> + ?Sized,
+    O: Optimizer<T> + ?Sized,
+{
+    pub(crate) model: &'a M,
+    pub(crate) params: &'a mut Params<T>,
+    pub(crate) opt: &'a mut O,
+    pub(crate) loss: Loss,
+    pub(crate) cfg: FitConfig,
+    pub(crate) tr: Prepared<T>,
+    pub(crate) va: Option<Prepared<T>>,
+    pub(crate) batches: Batches,
+    pub(crate) full_batch: bool,
+    ids: Vec<ParamId>,
+    pub(crate) state: FitState<T>,
+    tape: Tape<T>,
+    eval_tape: Tape<T>,
+    grads: Grads<T>,
+    before: Vec<Tensor<T>>,
+    plan: Option<(u64, Vec<Vec<usize>>)>,
+    #[cfg(test)]
+    pub(crate) progress_target: Option<crate::progress::tests::Recorder>,
+}
+
+impl<'a, T, M, O> Trainer<'a, T, M, O>
+where
+    T: Float,
+    M: Module<T> + ?Sized,
+    O: Optimizer<T> + ?Sized,
+{
+    /// Checks the settings and prepares a run (no step is taken yet).
+    pub fn new(
+        model: &'a M,
+        params: &'a mut Params<T>,
+        opt: &'a mut O,
+        loss: Loss,
+        train: &Dataset,
+        val: Option<&Dataset>,
+        cfg: &FitConfig,
+    ) -> Result<Self> {
+        if cfg.early_stopping.is_some() && val.is_none() {
+            return Err(Error::InvalidArgument {
+                op: "fit",
+                message: "early stopping needs a validation set; pass Some(val) or turn early stopping off"
+                    .to_string(),
             });
-            step += 1;
-            if let Some(reason) = cfg.guards.check(&mut guard, step - 1, loss_value, param_norm, full_batch) {
-                stop = reason;
-                break 'epochs;
+        }
+        if cfg.epochs == 0 {
+            return Err(Error::InvalidArgument {
+                op: "fit",
+                message: "epochs must be at least 1".to_string(),
+            });
+        }
+        let tr = Prepared::<T>::new(train, loss)?;
+        let va = val.map(|v| Prepared::<T>::new(v, loss)).transpose()?;
+        let n = train.len();
+        let full_batch = cfg.batch_size >= n;
+        let batches = if full_batch {
+            Batches::new(n, n, cfg.seed)?.sequential()
+        } else {
+            Batches::new(n, cfg.batch_size, cfg.seed)?
+        };
+        let names: Vec<String> = params.iter().map(|(_, name, _)| name.to_string()).collect();
+        let ids: Vec<_> = params.ids().collect();
+        let state = FitState { log: RunLog::new(names), ..FitState::default() };
+        Ok(Trainer {
+            model,
+            params,
+            opt,
+            loss,
+            cfg: cfg.clone(),
+            tr,
+            va,
+            batches,
+            full_batch,
+            before: Vec::with_capacity(ids.len()),
+            ids,
+            state,
+            tape: Tape::new(),
+            eval_tape: Tape::new(),
+            grads: Grads::new(),
+            plan: None,
+            #[cfg(test)]
+            progress_target: None,
+        })
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn step_count(&self) -> u64 {
+        self.state.step
+    }
+
+    /// The next batch: its epoch and its index within the epoch.
+    pub fn cursor(&self) -> Cursor {
+        self.state.cursor
+    }
+
+    /// The records so far.
+    pub fn log(&self) -> &RunLog {
+        &self.state.log
+    }
+
+    /// Why the run ended, once it has.
+    pub fn stop_reason(&self) -> Option<&StopReason> {
+        self.state.stop.as_ref()
+    }
+
+    /// True once the run has ended (epochs done, budget spent, a guard or early stopping).
+    pub fn is_finished(&self) -> bool {
+        self.state.stop.is_some()
+    }
+
+    /// The parameters as they are now.
+    pub fn params(&self) -> &Params<T> {
+        self.params
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> &O {
+        self.opt
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> &FitConfig {
+        &self.cfg
+    }
+
+    /// The step budget of the whole run: the smaller of `epochs × batches per epoch` and
+    /// `max_steps`.
+    pub fn total_steps(&self) -> u64 {
+        let all = self.cfg.epochs.saturating_mul(self.batches.per_epoch() as u64);
+        self.cfg.max_steps.map_or(all, |m| m.min(all))
+    }
+
+    /// Runs to the end (all epochs, the step budget, a guard or early stopping).
+    pub fn run(&mut self) -> Result<()> {
+        self.run_until(u64::MAX)
+    }
+
+    /// Runs until `steps` optimizer steps have been taken in total, or the run ends first.
+    ///
+    /// After the last batch of an epoch, that epoch's evaluation belongs to the step: a run
+    /// paused there has already evaluated the epoch, and a checkpoint saved then starts at the
+    /// next epoch's first batch.
+    pub fn run_until(&mut self, steps: u64) -> Result<()> {
+        if self.is_finished() || self.state.step >= steps {
+            return Ok(());
+        }
+        let mut bar = self.progress_bar();
+        let out = self.run_loop(steps, &mut bar);
+        if let Some(b) = &bar {
+            match &self.state.stop {
+                Some(stop) => b.finish(stop),
+                None => b.pause(),
             }
         }
-        // End of epoch: whole-split losses and metrics.
-        epochs_done = epoch + 1;
-        let (train_loss, train_pred) = evaluate(model, params, loss, &tr, &mut eval_tape)?;
+        out
+    }
+
+    #[cfg(not(test))]
+    fn progress_bar(&self) -> Option<Progress> {
+        Progress::for_run(self.cfg.progress, self.total_steps(), self.state.step)
+    }
+
+    #[cfg(test)]
+    fn progress_bar(&self) -> Option<Progress> {
+        match &self.progress_target {
+            Some(rec) => Some(Progress::with_target(
+                indicatif::ProgressDrawTarget::term_like(Box::new(rec.clone())),
+                self.total_steps(),
+                self.state.step,
+            )),
+            None => Progress::for_run(self.cfg.progress, self.total_steps(), self.state.step),
+        }
+    }
+
+    fn run_loop(&mut self, steps: u64, bar: &mut Option<Progress>) -> Result<()> {
+        while self.state.stop.is_none() && self.state.step < steps {
+            if self.cfg.max_steps.is_some_and(|m| self.state.step >= m) {
+                self.finish(StopReason::MaxSteps);
+                break;
+            }
+            self.step(bar)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the run; with early stopping and `restore_best`, puts the best parameters back.
+    fn finish(&mut self, stop: StopReason) {
+        if let (StopReason::EarlyStopping { .. }, Some(b)) = (&stop, self.state.best.take()) {
+            *self.params = b;
+        }
+        self.state.stop = Some(stop);
+    }
+
+    /// The rows of the batch under the cursor.
+    fn rows(&mut self) -> Vec<usize> {
+        let Cursor { epoch, batch } = self.state.cursor;
+        if self.plan.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            self.plan = Some((epoch, self.batches.epoch(epoch, 0)));
+        }
+        self.plan.as_ref().and_then(|(_, p)| p.get(batch).cloned()).unwrap_or_default()
+    }
+
+    /// One optimizer step on the batch under the cursor, then the epoch's evaluation if it was
+    /// the epoch's last batch.
+    fn step(&mut self, bar: &mut Option<Progress>) -> Result<()> {
+        let rows = self.rows();
+        let epoch = self.state.cursor.epoch;
+        let step = self.state.step;
+        let (tr, params, tape) = (&self.tr, &*self.params, &mut self.tape);
+        // Forward and backward on this batch.
+        tape.clear();
+        let (xb, yb, lb);
+        let (x, y, labels) = if self.full_batch {
+            (tape.constant(&tr.x), tape.constant(&tr.y), tr.labels.as_slice())
+        } else {
+            xb = tape.constant(&tr.x).index_select(0, &rows);
+            yb = tape.constant(&tr.y).index_select(0, &rows);
+            lb = if tr.labels.is_empty() { Vec::new() } else { rows.iter().map(|&r| tr.labels[r]).collect() };
+            (xb, yb, lb.as_slice())
+        };
+        let mut objective = self.loss.eval(self.model.forward(tape, params, x), y, labels);
+        if let Some(l2) = &self.cfg.l2 {
+            objective = objective + l2.penalty(tape, params);
+        }
+        objective.backward_into(&mut self.grads)?;
+        let loss_value = objective.item()?.f64();
+        tape.clear();
+        // Statistics, then the update.
+        let grads = &self.grads;
+        let param_grad_norms: Vec<f64> = self.ids.iter().map(|&id| grads.get(id).map_or(0.0, norm)).collect();
+        self.before.clear();
+        self.before.extend(self.ids.iter().map(|&id| self.params.get(id).clone()));
+        let lr = self.opt.lr();
+        self.opt.step(self.params, &self.grads)?;
+        let (mut p2, mut d2, mut b2) = (0.0, 0.0, 0.0);
+        for (&id, old) in self.ids.iter().zip(&self.before) {
+            for (&a, &b) in self.params.get(id).data().iter().zip(old.data()) {
+                p2 += a.f64() * a.f64();
+                d2 += (a.f64() - b.f64()).powi(2);
+                b2 += b.f64() * b.f64();
+            }
+        }
+        let param_norm = p2.sqrt();
+        self.state.log.steps.push(StepRecord {
+            step,
+            epoch,
+            loss: loss_value,
+            lr,
+            grad_norm: self.grads.global_norm(),
+            param_norm,
+            update_ratio: if b2 > 0.0 { (d2 / b2).sqrt() } else { f64::INFINITY },
+            param_grad_norms,
+        });
+        self.state.step += 1;
+        self.state.cursor.batch += 1;
+        if let Some(b) = bar.as_mut() {
+            b.step(step, epoch, loss_value);
+        }
+        if let Some(reason) =
+            self.cfg.guards.check(&mut self.state.guard, step, loss_value, param_norm, self.full_batch)
+        {
+            self.finish(reason);
+            return Ok(());
+        }
+        if self.state.cursor.batch >= self.batches.per_epoch() {
+            self.end_epoch(bar)?;
+        }
+        Ok(())
+    }
+
+    /// Whole-split losses and metrics after the last batch of the cursor's epoch, the epoch
+    /// guards and early stopping; then the cursor moves to the next epoch.
+    fn end_epoch(&mut self, bar: &mut Option<Progress>) -> Result<()> {
+        let epoch = self.state.cursor.epoch;
+        let step = self.state.step;
+        let (train_loss, train_pred) =
+            evaluate(self.model, self.params, self.loss, &self.tr, &mut self.eval_tape)?;
         let mut m = BTreeMap::new();
-        metrics(loss, &train_pred, &tr, "train", &mut m)?;
-        let val_loss = match &va {
+        metrics(self.loss, &train_pred, &self.tr, "train", &mut m)?;
+        let val_loss = match &self.va {
             Some(v) => {
-                let (l, pred) = evaluate(model, params, loss, v, &mut eval_tape)?;
-                metrics(loss, &pred, v, "val", &mut m)?;
+                let (l, pred) = evaluate(self.model, self.params, self.loss, v, &mut self.eval_tape)?;
+                metrics(self.loss, &pred, v, "val", &mut m)?;
                 Some(l)
             }
             None => None,
         };
-        log.epochs.push(EpochRecord { epoch, steps: step, train_loss, val_loss, metrics: m });
-        if !full_batch {
-            let pn = log.steps.last().map_or(0.0, |s| s.param_norm);
-            if let Some(reason) =
-                cfg.guards.check(&mut epoch_guard, step.saturating_sub(1), train_loss, pn, true)
-            {
-                stop = reason;
-                break;
+        let record = EpochRecord { epoch, steps: step, train_loss, val_loss, metrics: m };
+        if let Some(b) = bar.as_mut() {
+            b.epoch(&record);
+        }
+        self.state.log.epochs.push(record);
+        self.state.cursor = Cursor { epoch: epoch + 1, batch: 0 };
+        if !self.full_batch {
+            let pn = self.state.log.steps.last().map_or(0.0, |s| s.param_norm);
+            if let Some(reason) = self.cfg.guards.check(
+                &mut self.state.epoch_guard,
+                step.saturating_sub(1),
+                train_loss,
+                pn,
+                true,
+            ) {
+                self.finish(reason);
+                return Ok(());
             }
         }
-        if let (Some(es), Some(vl)) = (&cfg.early_stopping, val_loss) {
-            match es.update(&mut early, epoch, vl) {
+        if let (Some(es), Some(vl)) = (&self.cfg.early_stopping, val_loss) {
+            match es.update(&mut self.state.early, epoch, vl) {
                 Verdict::Improved => {
-                    best_epoch = Some(epoch);
+                    self.state.best_epoch = Some(epoch);
                     if es.restore_best {
-                        best = Some(params.clone());
+                        self.state.best = Some(self.params.clone());
                     }
                 }
                 Verdict::Wait => {}
-                Verdict::Stop { best_epoch: b, best_loss } => {
-                    stop = StopReason::EarlyStopping { best_epoch: b, best_loss };
-                    break;
+                Verdict::Stop { best_epoch, best_loss } => {
+                    self.finish(StopReason::EarlyStopping { best_epoch, best_loss });
+                    return Ok(());
                 }
             }
         }
+        if epoch + 1 >= self.cfg.epochs {
+            self.finish(StopReason::MaxEpochs);
+        }
+        Ok(())
     }
-    if let (StopReason::EarlyStopping { .. }, Some(b)) = (&stop, best) {
-        *params = b;
+
+    /// Rebuilds the guards' memory by replaying their checks over the log: the state after a
+    /// sequence of losses depends on nothing else.
+    pub(crate) fn replay_guards(&mut self) {
+        let (mut guard, mut epoch_guard) = (GuardState::default(), GuardState::default());
+        for s in &self.state.log.steps {
+            // A stop would have ended the run; a log of a running run has none.
+            let _ = self.cfg.guards.check(&mut guard, s.step, s.loss, s.param_norm, self.full_batch);
+        }
+        if !self.full_batch {
+            for e in &self.state.log.epochs {
+                // The parameter norm after the epoch's last step (steps are numbered from 0).
+                let last = (e.steps as usize).checked_sub(1).and_then(|i| self.state.log.steps.get(i));
+                let pn = last.map_or(0.0, |s| s.param_norm);
+                let _ = self.cfg.guards.check(
+                    &mut epoch_guard,
+                    e.steps.saturating_sub(1),
+                    e.train_loss,
+                    pn,
+                    true,
+                );
+            }
+        }
+        self.state.guard = guard;
+        self.state.epoch_guard = epoch_guard;
     }
-    Ok(FitResult { steps: step, epochs: epochs_done, stop, best_epoch, log })
+
+    /// The result so far (final once [`Trainer::is_finished`]); a run paused by
+    /// [`Trainer::run_until`] reports [`StopReason::MaxSteps`].
+    pub fn result(&self) -> FitResult {
+        FitResult {
+            steps: self.state.step,
+            epochs: self.state.log.epochs.len() as u64,
+            stop: self.state.stop.clone().unwrap_or(StopReason::MaxSteps),
+            best_epoch: self.state.best_epoch,
+            log: self.state.log.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod data;
 pub mod doctor;
 mod error;
@@ -13,6 +14,7 @@ pub mod fit;
 pub mod log;
 pub mod metrics;
 pub mod plot;
+pub mod progress;
 pub mod stop;
 pub mod surfaces;
 
