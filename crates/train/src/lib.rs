@@ -15,6 +15,7 @@ pub mod log;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod stop;
 pub mod surfaces;
 
