@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod checkpoint;
 pub mod data;
 pub mod doctor;
@@ -18,5 +19,7 @@ pub mod progress;
 pub mod report;
 pub mod stop;
 pub mod surfaces;
+pub mod sweep;
+pub mod tuning;
 
 pub use error::{Error, Result};

@@ -1,0 +1,501 @@
+//! The three commands: `fit`, `doctor`, `sweep`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use downhill_nn::{L2, Module, argmax_rows};
+use downhill_tensor::Params;
+use downhill_train::data::{CsvOptions, Dataset, SplitOptions, StandardScaler, TargetColumn, load_csv};
+use downhill_train::doctor::{DataContext, Report, Task, check_data};
+use downhill_train::fit::{FitConfig, Loss, fit as run_fit};
+use downhill_train::metrics::{Confusion, mse, r2};
+use downhill_train::stop::EarlyStopping;
+use downhill_train::sweep::{SweepConfig, dataset_loss, lr_sweep};
+use serde_json::{Value, json};
+
+use crate::spec::{DynModel, build_model, check_pair, default_loss};
+use crate::{DataArgs, DoctorArgs, Failure, FitArgs, SweepArgs, TrainArgs};
+
+fn load(a: &DataArgs) -> Result<Dataset, Failure> {
+    let opts = CsvOptions {
+        target: a.target.clone().map_or(TargetColumn::Last, TargetColumn::Named),
+        delimiter: a.delimiter,
+        has_header: !a.no_header,
+        skip_lines: a.skip_lines,
+    };
+    Ok(load_csv(&a.data, &opts)?)
+}
+
+fn task_name(t: Task) -> &'static str {
+    match t {
+        Task::Regression => "regression",
+        Task::Binary => "binary",
+        Task::Multiclass => "multiclass",
+    }
+}
+
+/// A number for people: 6 significant digits, scientific outside [1e-3, 1e6).
+fn num(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return v.to_string();
+    }
+    let a = v.abs();
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{v:.4e}");
+    }
+    let digits = (5 - a.log10().floor() as i32).clamp(0, 8) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+/// The data split, scaled, with the loss and the class count settled.
+struct Prepared {
+    all: usize,
+    features: Vec<String>,
+    target: String,
+    task: Task,
+    loss: Loss,
+    classes: usize,
+    train: Dataset,
+    val: Option<Dataset>,
+    test: Option<Dataset>,
+    scaler: Option<StandardScaler>,
+}
+
+fn prepare(d: &DataArgs, t: &TrainArgs) -> Result<Prepared, Failure> {
+    let data = load(d)?;
+    let task = Task::infer(&data);
+    let loss = t.loss.unwrap_or_else(|| default_loss(&t.model, task));
+    check_pair(&t.model, loss)?;
+    let classes = if loss == Loss::CrossEntropy { data.n_classes()?.max(2) } else { 1 };
+    if matches!(loss, Loss::BceWithLogits | Loss::Bce)
+        && let Some((row, &v)) = data.y.data().iter().enumerate().find(|&(_, &v)| v != 0.0 && v != 1.0)
+    {
+        return Err(Failure::Data(format!(
+            "target column {:?} holds {v} in data row {row}; --loss {} needs 0/1 targets: use --loss cross_entropy \
+             (with --model softmax or mlp:...) for class labels, or --model linear for a numeric target",
+            data.target,
+            loss.name()
+        )));
+    }
+    let opts = SplitOptions { val: t.val, test: t.test, seed: t.seed, stratify: t.stratify };
+    let (mut train, mut val, mut test) = data.split(&opts)?;
+    let scaler = if t.standardize {
+        let s = StandardScaler::fit(&train.x)?;
+        for part in [&mut train, &mut val, &mut test] {
+            if !part.is_empty() {
+                part.x = s.transform(&part.x)?;
+            }
+        }
+        Some(s)
+    } else {
+        None
+    };
+    let non_empty = |d: Dataset| if d.is_empty() { None } else { Some(d) };
+    if train.is_empty() {
+        return Err(Failure::Usage("the split leaves no training rows: lower --val and --test".to_string()));
+    }
+    Ok(Prepared {
+        all: data.len(),
+        features: data.features.clone(),
+        target: data.target.clone(),
+        task,
+        loss,
+        classes,
+        train,
+        val: non_empty(val),
+        test: non_empty(test),
+        scaler,
+    })
+}
+
+fn params_json(params: &Params<f64>) -> Value {
+    Value::Array(
+        params
+            .iter()
+            .map(|(_, name, t)| json!({ "name": name, "shape": t.dims(), "values": t.data() }))
+            .collect(),
+    )
+}
+
+/// Metrics of the model on a held-out split (the same names `fit` logs per epoch).
+fn split_metrics(
+    model: &DynModel,
+    params: &Params<f64>,
+    p: &Prepared,
+    d: &Dataset,
+    prefix: &str,
+    out: &mut BTreeMap<String, f64>,
+) -> Result<(), Failure> {
+    let pred = model.predict(params, &d.x).map_err(|e| Failure::Internal(e.to_string()))?;
+    let y = d.y.data();
+    match p.loss {
+        Loss::BceWithLogits | Loss::Bce => {
+            let prob: Vec<f64> = pred.data().iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect();
+            let c = Confusion::new(&prob, y, 0.5)?;
+            out.insert(format!("{prefix}_accuracy"), c.accuracy());
+            out.insert(format!("{prefix}_f1"), c.f1());
+        }
+        Loss::CrossEntropy => {
+            let labels = d.labels()?;
+            let hits = argmax_rows(&pred).iter().zip(&labels).filter(|(a, b)| a == b).count();
+            out.insert(format!("{prefix}_accuracy"), hits as f64 / labels.len() as f64);
+        }
+        _ => {
+            out.insert(format!("{prefix}_rmse"), mse(pred.data(), y)?.sqrt());
+            out.insert(format!("{prefix}_r2"), r2(pred.data(), y)?);
+        }
+    }
+    Ok(())
+}
+
+fn file_error(path: &Path, e: impl std::fmt::Display) -> Failure {
+    Failure::Data(format!("cannot write {}: {e}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text).map_err(|e| file_error(path, e))
+}
+
+/// `downhill fit`.
+pub fn fit(a: FitArgs) -> Result<(), Failure> {
+    let t = &a.train;
+    let p = prepare(&a.data, t)?;
+    let lr = a.lr.unwrap_or_else(|| t.optimizer.default_lr());
+    let n = p.train.len();
+    let per_epoch = if t.batch_size >= n { 1 } else { n.div_ceil(t.batch_size) as u64 };
+    let total = a.epochs.saturating_mul(per_epoch).min(a.max_steps.unwrap_or(u64::MAX));
+    let schedule_spec = a.schedule.resolved(total);
+    let schedule = schedule_spec.build(lr, total)?;
+    let mut opt = t.optimizer.build(lr, schedule)?;
+    let mut params = Params::<f64>::new();
+    let model =
+        build_model(&t.model, t.activation, &mut params, p.features.len(), p.classes, p.loss, t.seed)?;
+    if a.patience.is_some() && p.val.is_none() {
+        return Err(Failure::Usage(
+            "--patience needs a validation split: add --val FRACTION (e.g. --val 0.2)".to_string(),
+        ));
+    }
+    let cfg = FitConfig {
+        epochs: a.epochs,
+        batch_size: t.batch_size,
+        seed: t.seed,
+        max_steps: a.max_steps,
+        early_stopping: a.patience.map(|patience| EarlyStopping {
+            patience,
+            min_delta: 0.0,
+            restore_best: true,
+        }),
+        l2: t.l2.map(L2::new),
+        ..FitConfig::default()
+    };
+    let r = run_fit(&model, &mut params, &mut opt, p.loss, &p.train, p.val.as_ref(), &cfg)?;
+    let loss_on = |d: &Dataset| dataset_loss(&model, &params, p.loss, d).unwrap_or(f64::NAN);
+    let train_loss = loss_on(&p.train);
+    let val_loss = p.val.as_ref().map(loss_on);
+    let test_loss = p.test.as_ref().map(loss_on);
+    let mut metrics = r.log.epochs.last().map(|e| e.metrics.clone()).unwrap_or_default();
+    if let Some(test) = &p.test
+        && !r.stop.diverged()
+    {
+        split_metrics(&model, &params, &p, test, "test", &mut metrics)?;
+    }
+    let n_params: usize = params.iter().map(|(_, _, t)| t.numel()).sum();
+    let summary = json!({
+        "command": "fit",
+        "data": {
+            "path": a.data.data.display().to_string(),
+            "rows": p.all,
+            "features": p.features,
+            "target": p.target,
+            "task": task_name(p.task),
+        },
+        "split": {
+            "train": p.train.len(),
+            "val": p.val.as_ref().map_or(0, Dataset::len),
+            "test": p.test.as_ref().map_or(0, Dataset::len),
+            "seed": t.seed,
+            "stratify": t.stratify,
+        },
+        "config": {
+            "model": t.model.to_string(),
+            "activation": format!("{:?}", t.activation).to_lowercase(),
+            "loss": p.loss.name(),
+            "optimizer": t.optimizer.name(),
+            "lr": lr,
+            "schedule": schedule_spec.to_string(),
+            "batch_size": if t.batch_size >= n { Value::from("full") } else { Value::from(t.batch_size) },
+            "epochs": a.epochs,
+            "max_steps": a.max_steps,
+            "patience": a.patience,
+            "l2": t.l2,
+            "standardize": t.standardize,
+            "seed": t.seed,
+        },
+        "num_params": n_params,
+        "params": params_json(&params),
+        "scaler": p.scaler.as_ref().map(|s| json!({ "mean": s.mean, "std": s.std, "eps": s.eps })),
+        "final_train_loss": train_loss,
+        "final_val_loss": val_loss,
+        "test_loss": test_loss,
+        "steps": r.steps,
+        "epochs": r.epochs,
+        "best_epoch": r.best_epoch,
+        "stop": { "code": r.stop.code(), "message": r.stop.to_string(), "diverged": r.stop.diverged() },
+        "metrics": metrics,
+    });
+    let mut written = Vec::new();
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+        let meta = BTreeMap::from([
+            ("model".to_string(), t.model.to_string()),
+            ("loss".to_string(), p.loss.name().to_string()),
+            ("features".to_string(), p.features.join(",")),
+            ("target".to_string(), p.target.clone()),
+        ]);
+        let w = dir.join("weights.safetensors");
+        downhill_nn::weights::save_with_metadata(&w, &params, &meta).map_err(|e| file_error(&w, e))?;
+        written.push(w);
+        if let Some(s) = &p.scaler {
+            let path = dir.join("scaler.safetensors");
+            let named = s.to_named("scaler");
+            downhill_tensor::io::save(&path, named.iter().map(|(k, v)| (k.as_str(), v)), &BTreeMap::new())
+                .map_err(|e| file_error(&path, e))?;
+            written.push(path);
+        }
+        for (name, text) in [("steps.csv", r.log.steps_csv()?), ("epochs.csv", r.log.epochs_csv()?)] {
+            let path = dir.join(name);
+            write(&path, &text)?;
+            written.push(path);
+        }
+        let path = dir.join("summary.json");
+        let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::Internal(e.to_string()))?;
+        write(&path, &(text + "\n"))?;
+        written.push(path);
+    }
+    if a.json {
+        let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!(
+            "data       {}: {} rows, {} features, target {:?} ({})",
+            a.data.data.display(),
+            p.all,
+            p.features.len(),
+            p.target,
+            task_name(p.task)
+        );
+        println!(
+            "split      {} train / {} val / {} test rows{}",
+            p.train.len(),
+            p.val.as_ref().map_or(0, Dataset::len),
+            p.test.as_ref().map_or(0, Dataset::len),
+            if p.scaler.is_some() { ", standardized with training-split statistics" } else { "" }
+        );
+        println!("model      {} ({n_params} parameters), loss {}", t.model, p.loss.name());
+        println!(
+            "optimizer  {}, lr {}, schedule {}, batch size {}",
+            t.optimizer.name(),
+            num(lr),
+            schedule_spec,
+            if t.batch_size >= n { "full".to_string() } else { t.batch_size.to_string() }
+        );
+        println!("stopped    {} after {} steps ({} epochs)", r.stop, r.steps, r.epochs);
+        let mut losses = format!("loss       train {}", num(train_loss));
+        if let Some(v) = val_loss {
+            losses.push_str(&format!(", val {}", num(v)));
+        }
+        if let Some(v) = test_loss {
+            losses.push_str(&format!(", test {}", num(v)));
+        }
+        println!("{losses}");
+        for (k, v) in &metrics {
+            println!("metric     {k} {}", num(*v));
+        }
+        for w in &written {
+            println!("wrote      {}", w.display());
+        }
+    }
+    if r.stop.diverged() {
+        return Err(Failure::Diverged(r.stop.to_string()));
+    }
+    Ok(())
+}
+
+/// `downhill doctor`.
+pub fn doctor(a: DoctorArgs) -> Result<(), Failure> {
+    let d = load(&a.data)?;
+    let task = Task::infer(&d);
+    let ctx =
+        DataContext { task: None, loss: a.loss.map(|l| l.name().to_string()), standardized: a.standardize };
+    let report = Report::new(check_data(&d, &ctx));
+    if a.json {
+        let findings: Vec<Value> = report
+            .findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "severity": f.severity.to_string(),
+                    "code": f.code,
+                    "title": f.title,
+                    "detail": f.detail,
+                    "fix": f.fix,
+                    "score": f.score,
+                })
+            })
+            .collect();
+        let out = json!({
+            "command": "doctor",
+            "data": {
+                "path": a.data.data.display().to_string(),
+                "rows": d.len(),
+                "features": d.features,
+                "target": d.target,
+                "task": task_name(task),
+            },
+            "critical": report.critical(),
+            "findings": findings,
+        });
+        let text = serde_json::to_string_pretty(&out).map_err(|e| Failure::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!(
+            "doctor: {}: {} rows, {} features, target {:?} ({})",
+            a.data.data.display(),
+            d.len(),
+            d.n_features(),
+            d.target,
+            task_name(task)
+        );
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// `downhill sweep`.
+pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
+    let t = &a.train;
+    let p = prepare(&a.data, t)?;
+    if a.lr_min > a.lr_max || a.points < 2 {
+        return Err(Failure::Usage(format!(
+            "--lr-min ({}) must not exceed --lr-max ({}), and --points must be at least 2 (got {})",
+            a.lr_min, a.lr_max, a.points
+        )));
+    }
+    let cfg = SweepConfig {
+        lr_min: a.lr_min,
+        lr_max: a.lr_max,
+        points: a.points,
+        steps: a.steps,
+        fit: FitConfig {
+            batch_size: t.batch_size,
+            seed: t.seed,
+            l2: t.l2.map(L2::new),
+            ..FitConfig::default()
+        },
+    };
+    let to_train = |f: Failure| downhill_train::Error::InvalidArgument { op: "sweep", message: f.message() };
+    let s = lr_sweep(
+        || {
+            let mut params = Params::<f64>::new();
+            let m =
+                build_model(&t.model, t.activation, &mut params, p.features.len(), p.classes, p.loss, t.seed)
+                    .map_err(to_train)?;
+            Ok((m, params))
+        },
+        |lr| t.optimizer.build(lr, None).map_err(to_train),
+        p.loss,
+        &p.train,
+        &cfg,
+    )?;
+    let mut written = Vec::new();
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+        let csv = dir.join("sweep.csv");
+        write(&csv, &s.to_csv()?)?;
+        written.push(csv);
+        let svg = dir.join("sweep.svg");
+        write(&svg, &s.to_svg()?)?;
+        written.push(svg);
+    }
+    if a.json {
+        let points: Vec<Value> = s
+            .points
+            .iter()
+            .map(|q| {
+                json!({ "lr": q.lr, "final_loss": q.final_loss, "steps": q.steps,
+                        "stop": q.stop.code(), "stable": q.stable })
+            })
+            .collect();
+        let out = json!({
+            "command": "sweep",
+            "optimizer": t.optimizer.name(),
+            "model": t.model.to_string(),
+            "loss": p.loss.name(),
+            "steps_per_rate": a.steps,
+            "initial_loss": s.initial_loss,
+            "points": points,
+            "largest_stable": s.largest_stable,
+            "suggested": s.suggested,
+            "best_loss_lr": s.best_loss_lr,
+            "rule": "largest stable: the largest rate that, with every smaller swept rate, ran without a divergence \
+                     guard and ended finite and below the initial loss; suggested: a third of it",
+        });
+        let text = serde_json::to_string_pretty(&out).map_err(|e| Failure::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!(
+            "sweep      {} with {} on {} ({} steps per rate, initial loss {})",
+            t.model,
+            t.optimizer.name(),
+            a.data.data.display(),
+            a.steps,
+            num(s.initial_loss)
+        );
+        println!("{:>12}  {:>14}  {:>6}  {:<12}  stable", "lr", "final loss", "steps", "stop");
+        for q in &s.points {
+            println!(
+                "{:>12}  {:>14}  {:>6}  {:<12}  {}",
+                num(q.lr),
+                num(q.final_loss),
+                q.steps,
+                q.stop.code(),
+                if q.stable { "yes" } else { "no" }
+            );
+        }
+        match (s.largest_stable, s.suggested, s.best_loss_lr) {
+            (Some(l), Some(g), b) => {
+                println!("largest stable rate {}; suggested rate {} (a third of it)", num(l), num(g));
+                if let Some(b) = b {
+                    println!("lowest final loss at rate {}", num(b));
+                }
+            }
+            _ => println!("no stable rate: even --lr-min {} is too high; sweep lower", num(a.lr_min)),
+        }
+        for w in &written {
+            println!("wrote      {}", w.display());
+        }
+    }
+    if s.largest_stable.is_none() {
+        return Err(Failure::Diverged(format!(
+            "no swept rate was stable (smallest {}); sweep lower with --lr-min",
+            num(a.lr_min)
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(num(0.1), "0.1");
+        assert_eq!(num(0.123456789), "0.123457");
+        assert_eq!(num(1234.5678), "1234.57");
+        assert_eq!(num(1e-7), "1.0000e-7");
+        assert_eq!(num(f64::NAN), "NaN");
+        assert_eq!(num(0.0), "0");
+    }
+}

@@ -1,0 +1,319 @@
+//! `downhill`: train a model on a CSV file, diagnose a dataset, or sweep learning rates, from the
+//! command line.
+//!
+//! ```text
+//! downhill fit data/breast_cancer.csv --skip-lines 1 --no-header --model logistic \
+//!     --optimizer sgd --lr 0.1 --standardize --val 0.2 --epochs 20 --out run/ [--json]
+//! downhill doctor data/breast_cancer.csv --skip-lines 1 --no-header --loss bce_with_logits
+//! downhill sweep data.csv --target y --model linear --optimizer sgd --standardize
+//! ```
+//!
+//! `downhill <command> --help` lists every option with its default.
+//!
+//! # Exit codes
+//!
+//! Scripts can rely on these:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (`doctor`: the checks ran, whatever they found) |
+//! | 1 | training diverged (`fit`: a divergence guard stopped the run; the summary is still printed and `--out` still written. `sweep`: no rate was stable) |
+//! | 2 | usage error: a bad or missing argument, or options that do not fit together |
+//! | 3 | data or file error: the CSV cannot be read or parsed, the target column is missing, the targets do not suit the loss, or `--out` cannot be written |
+//! | 4 | internal error: a bug in downhill (please report it with the command line) |
+//!
+//! Errors are printed on stderr as one `error: ...` line that names the file, line and column
+//! where that applies, and says how to fix it; never a backtrace.
+
+mod commands;
+mod spec;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use downhill_train::fit::Loss;
+
+use spec::{ActivationName, ModelSpec, OptimizerName, ScheduleSpec, parse_loss, parse_model, parse_schedule};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (doctor: the checks ran, whatever they found)
+  1  training diverged (fit: a divergence guard stopped the run; the summary is still
+     printed and --out still written; sweep: no rate was stable)
+  2  usage error: a bad or missing argument, or options that do not fit together
+  3  data or file error: the CSV cannot be read or parsed, the target column is missing,
+     the targets do not suit the loss, or --out cannot be written
+  4  internal error: a bug in downhill (please report it with the command line)";
+
+/// Train models on CSV files with gradient descent, diagnose datasets, sweep learning rates.
+#[derive(Parser, Debug)]
+#[command(name = "downhill", version, after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model on a CSV file and print a summary (and write the run to --out).
+    #[command(after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+    Fit(FitArgs),
+    /// Check a dataset before training: scales, correlations, loss/task match, initial loss.
+    #[command(after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+    Doctor(DoctorArgs),
+    /// Train briefly at log-spaced learning rates and name the largest stable one.
+    #[command(after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+    Sweep(SweepArgs),
+}
+
+/// Where the data is and how to read it.
+#[derive(Args, Debug)]
+struct DataArgs {
+    /// The CSV file (a `.gz` file is decompressed). Every cell must be a number.
+    #[arg(value_name = "DATA.csv")]
+    data: PathBuf,
+    /// The target column by name (without a header the columns are named col0, col1, ...).
+    /// Default: the last column.
+    #[arg(long, value_name = "COL")]
+    target: Option<String>,
+    /// The file has no header line of column names.
+    #[arg(long)]
+    no_header: bool,
+    /// Lines to skip before the header or the data (1 for data/breast_cancer.csv, whose first
+    /// line is a shape line).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    skip_lines: usize,
+    /// Field delimiter: one ASCII character, or `tab` / `space`.
+    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
+    delimiter: u8,
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" => Ok(b'\t'),
+        "space" => Ok(b' '),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!("the delimiter must be one ASCII character, `tab` or `space`, got {s:?}")),
+    }
+}
+
+fn parse_batch(s: &str) -> Result<usize, String> {
+    if s == "full" {
+        return Ok(usize::MAX);
+    }
+    match s.parse::<usize>() {
+        Ok(0) | Err(_) => {
+            Err(format!("the batch size must be a whole number >= 1, or `full` for full-batch GD, got {s:?}"))
+        }
+        Ok(b) => Ok(b),
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
+        _ => Err(format!("a split fraction must be a number in [0, 1), got {s:?}")),
+    }
+}
+
+fn parse_lr(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("a learning rate must be a finite number > 0, got {s:?}")),
+    }
+}
+
+fn parse_l2(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("the L2 strength must be a finite number >= 0, got {s:?}")),
+    }
+}
+
+/// The model, its loss and optimizer, and how the data is prepared (shared by fit and sweep).
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// The model: linear, logistic, softmax, or mlp:H1,H2,... (hidden widths, e.g. mlp:32).
+    #[arg(long, value_parser = parse_model)]
+    model: ModelSpec,
+    /// The activation between an MLP's layers (He init for relu, Xavier for the others).
+    #[arg(long, value_enum, default_value_t = ActivationName::Relu)]
+    activation: ActivationName,
+    /// The loss: mse, half_mse, huber[:DELTA], bce_with_logits, cross_entropy. Default: the
+    /// model's own (linear: mse, logistic: bce_with_logits, softmax: cross_entropy; mlp: from
+    /// the targets).
+    #[arg(long, value_parser = parse_loss)]
+    loss: Option<Loss>,
+    /// The optimizer (settings other than the rate at their documented defaults).
+    #[arg(long, value_enum, default_value_t = OptimizerName::Adam)]
+    optimizer: OptimizerName,
+    /// Rows per step: 1 is SGD, `full` is full-batch gradient descent.
+    #[arg(long, value_name = "N|full", default_value = "32", value_parser = parse_batch)]
+    batch_size: usize,
+    /// L2 penalty strength λ (the penalty is λ/2·Σw², biases excluded).
+    #[arg(long, value_name = "LAMBDA", value_parser = parse_l2)]
+    l2: Option<f64>,
+    /// Standardize the features with statistics of the training split.
+    #[arg(long)]
+    standardize: bool,
+    /// Seed of the split, the initial weights and the batch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fraction of rows held out for validation.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = parse_fraction)]
+    val: f64,
+    /// Fraction of rows held out for a final test.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = parse_fraction)]
+    test: f64,
+    /// Keep class proportions in the split (classification targets only).
+    #[arg(long)]
+    stratify: bool,
+}
+
+#[derive(Args, Debug)]
+struct FitArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Learning rate. Default: the optimizer's (sgd, momentum, nesterov, adam, adamw: 0.001;
+    /// adagrad, rmsprop: 0.01).
+    #[arg(long, value_parser = parse_lr)]
+    lr: Option<f64>,
+    /// Learning-rate schedule: constant, step:SIZE[,GAMMA], exp:GAMMA, cosine[:TOTAL[,FLOOR]]
+    /// (TOTAL defaults to the run's steps), warmup:STEPS[,START].
+    #[arg(long, default_value = "constant", value_parser = parse_schedule)]
+    schedule: ScheduleSpec,
+    /// Passes over the training split.
+    #[arg(long, default_value_t = 10)]
+    epochs: u64,
+    /// Stop after this many steps in total.
+    #[arg(long, value_name = "N")]
+    max_steps: Option<u64>,
+    /// Early stopping: stop after this many epochs without a better validation loss and restore
+    /// the best weights (needs --val).
+    #[arg(long, value_name = "EPOCHS")]
+    patience: Option<usize>,
+    /// Write the run here: summary.json, weights.safetensors, scaler.safetensors (with
+    /// --standardize), steps.csv, epochs.csv.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print a machine-readable JSON summary instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct DoctorArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The loss you plan to use (checked against the targets).
+    #[arg(long, value_parser = parse_loss)]
+    loss: Option<Loss>,
+    /// You will standardize the features (scale findings are then informational).
+    #[arg(long)]
+    standardize: bool,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct SweepArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    train: TrainArgs,
+    /// The smallest rate.
+    #[arg(long, default_value_t = 1e-4, value_parser = parse_lr)]
+    lr_min: f64,
+    /// The largest rate.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_lr)]
+    lr_max: f64,
+    /// Number of rates, log-spaced from --lr-min to --lr-max.
+    #[arg(long, default_value_t = 11)]
+    points: usize,
+    /// Optimizer steps per rate.
+    #[arg(long, default_value_t = 100)]
+    steps: u64,
+    /// Write sweep.csv and sweep.svg here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the sweep as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A failure, by exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 1: training diverged (the message says how).
+    Diverged(String),
+    /// Exit 2: bad arguments.
+    Usage(String),
+    /// Exit 3: the data or an output file.
+    Data(String),
+    /// Exit 4: a bug.
+    Internal(String),
+}
+
+impl Failure {
+    fn code(&self) -> u8 {
+        match self {
+            Failure::Diverged(_) => 1,
+            Failure::Usage(_) => 2,
+            Failure::Data(_) => 3,
+            Failure::Internal(_) => 4,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Failure::Diverged(m) => format!("training diverged: {m}"),
+            Failure::Usage(m) => format!("{m}\n\nFor more information, try '--help'."),
+            Failure::Data(m) => m.clone(),
+            Failure::Internal(m) => format!("internal error (please report it): {m}"),
+        }
+    }
+}
+
+impl From<downhill_train::Error> for Failure {
+    fn from(e: downhill_train::Error) -> Self {
+        use downhill_train::Error as E;
+        match e {
+            E::Io { .. }
+            | E::Csv { .. }
+            | E::RaggedRow { .. }
+            | E::BadCell { .. }
+            | E::MissingTarget { .. }
+            | E::Empty { .. }
+            | E::NotLabels { .. } => Failure::Data(e.to_string()),
+            E::InvalidArgument { .. } => Failure::Usage(e.to_string()),
+            other => Failure::Internal(other.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Fit(a) => commands::fit(a),
+        Command::Doctor(a) => commands::doctor(a),
+        Command::Sweep(a) => commands::sweep(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message());
+            ExitCode::from(f.code())
+        }
+    }
+}
