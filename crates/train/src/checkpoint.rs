@@ -588,28 +588,27 @@ where
             Some(StopReason::MaxSteps) if self.cfg.max_steps.is_none_or(|m| ckpt.step < m) => stop = None,
             _ => {}
         }
-        if stop.is_none() {
-            if ckpt.cursor.epoch >= self.cfg.epochs {
-                return Err(mismatch(
-                    origin,
-                    "epochs",
-                    &ckpt.cursor.epoch.to_string(),
-                    &self.cfg.epochs.to_string(),
-                ));
-            }
-            if let Some(m) = self.cfg.max_steps.filter(|&m| ckpt.step > m) {
-                return Err(mismatch(origin, "max_steps", &ckpt.step.to_string(), &m.to_string()));
-            }
-            if ckpt.cursor.batch >= self.batches.per_epoch() {
-                return Err(corrupt(
-                    origin,
-                    format!(
-                        "cursor batch {} of an epoch of {} batches",
-                        ckpt.cursor.batch,
-                        self.batches.per_epoch()
-                    ),
-                ));
-            }
+        // A checkpoint already past this run's budget is not a state this run could reach.
+        if ckpt.cursor.epoch > self.cfg.epochs || (stop.is_none() && ckpt.cursor.epoch >= self.cfg.epochs) {
+            return Err(mismatch(
+                origin,
+                "epochs",
+                &ckpt.cursor.epoch.to_string(),
+                &self.cfg.epochs.to_string(),
+            ));
+        }
+        if let Some(m) = self.cfg.max_steps.filter(|&m| ckpt.step > m) {
+            return Err(mismatch(origin, "max_steps", &ckpt.step.to_string(), &m.to_string()));
+        }
+        if stop.is_none() && ckpt.cursor.batch >= self.batches.per_epoch() {
+            return Err(corrupt(
+                origin,
+                format!(
+                    "cursor batch {} of an epoch of {} batches",
+                    ckpt.cursor.batch,
+                    self.batches.per_epoch()
+                ),
+            ));
         }
         let names: Vec<String> = self.params.iter().map(|(_, n, _)| n.to_string()).collect();
         if ckpt.log.params != names {
