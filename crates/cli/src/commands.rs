@@ -3,17 +3,20 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use downhill_nn::{L2, Module, argmax_rows};
+use downhill_nn::L2;
 use downhill_tensor::Params;
 use downhill_train::data::{CsvOptions, Dataset, SplitOptions, StandardScaler, TargetColumn, load_csv};
 use downhill_train::doctor::{DataContext, Report, Task, check_data};
 use downhill_train::fit::{FitConfig, Loss, fit as run_fit};
-use downhill_train::metrics::{Confusion, mse, r2};
+use downhill_train::report::{
+    DataInfo, ModelInfo, OptimizerInfo, RunConfig, RunReport, SplitInfo, TrainingInfo, crate_version,
+    evaluate, git_commit,
+};
 use downhill_train::stop::EarlyStopping;
 use downhill_train::sweep::{SweepConfig, dataset_loss, lr_sweep};
 use serde_json::{Value, json};
 
-use crate::spec::{DynModel, build_model, check_pair, default_loss};
+use crate::spec::{ModelSpec, build_model, check_pair, default_loss};
 use crate::{DataArgs, DoctorArgs, Failure, FitArgs, SweepArgs, TrainArgs};
 
 fn load(a: &DataArgs) -> Result<Dataset, Failure> {
@@ -23,7 +26,22 @@ fn load(a: &DataArgs) -> Result<Dataset, Failure> {
         has_header: !a.no_header,
         skip_lines: a.skip_lines,
     };
-    Ok(load_csv(&a.data, &opts)?)
+    load_csv(&a.data, &opts).map_err(|e| {
+        use downhill_train::Error as E;
+        // A shape line or a title above the data shows up as a bad first row.
+        let first = (a.skip_lines + 2) as u64;
+        let hint = match &e {
+            E::BadCell { line, .. } | E::RaggedRow { line, .. } if *line <= first => {
+                "; if the file starts with lines that are neither data nor column names, skip them with \
+                 --skip-lines N (and pass --no-header when there are no column names)"
+            }
+            _ => "",
+        };
+        match Failure::from(e) {
+            Failure::Data(m) => Failure::Data(m + hint),
+            other => other,
+        }
+    })
 }
 
 fn task_name(t: Task) -> &'static str {
@@ -60,6 +78,8 @@ struct Prepared {
     val: Option<Dataset>,
     test: Option<Dataset>,
     scaler: Option<StandardScaler>,
+    /// The doctor's findings on the data as loaded (before the split and scaling).
+    findings: Report,
 }
 
 fn prepare(d: &DataArgs, t: &TrainArgs) -> Result<Prepared, Failure> {
@@ -67,15 +87,24 @@ fn prepare(d: &DataArgs, t: &TrainArgs) -> Result<Prepared, Failure> {
     let task = Task::infer(&data);
     let loss = t.loss.unwrap_or_else(|| default_loss(&t.model, task));
     check_pair(&t.model, loss)?;
+    let ctx = DataContext { task: None, loss: Some(loss.name().to_string()), standardized: t.standardize };
+    let findings = Report::new(check_data(&data, &ctx));
     let classes = if loss == Loss::CrossEntropy { data.n_classes()?.max(2) } else { 1 };
     if matches!(loss, Loss::BceWithLogits | Loss::Bce)
         && let Some((row, &v)) = data.y.data().iter().enumerate().find(|&(_, &v)| v != 0.0 && v != 1.0)
     {
         return Err(Failure::Data(format!(
-            "target column {:?} holds {v} in data row {row}; --loss {} needs 0/1 targets: use --loss cross_entropy \
+            "target column {:?} holds {v} in data row {}; --loss {} needs 0/1 targets: use --loss cross_entropy \
              (with --model softmax or mlp:...) for class labels, or --model linear for a numeric target",
             data.target,
+            row + 1,
             loss.name()
+        )));
+    }
+    if t.stratify && task == Task::Regression {
+        return Err(Failure::Usage(format!(
+            "--stratify needs class labels, but target {:?} looks like a regression target: drop --stratify",
+            data.target
         )));
     }
     let opts = SplitOptions { val: t.val, test: t.test, seed: t.seed, stratify: t.stratify };
@@ -106,6 +135,7 @@ fn prepare(d: &DataArgs, t: &TrainArgs) -> Result<Prepared, Failure> {
         val: non_empty(val),
         test: non_empty(test),
         scaler,
+        findings,
     })
 }
 
@@ -118,43 +148,20 @@ fn params_json(params: &Params<f64>) -> Value {
     )
 }
 
-/// Metrics of the model on a held-out split (the same names `fit` logs per epoch).
-fn split_metrics(
-    model: &DynModel,
-    params: &Params<f64>,
-    p: &Prepared,
-    d: &Dataset,
-    prefix: &str,
-    out: &mut BTreeMap<String, f64>,
-) -> Result<(), Failure> {
-    let pred = model.predict(params, &d.x).map_err(|e| Failure::Internal(e.to_string()))?;
-    let y = d.y.data();
-    match p.loss {
-        Loss::BceWithLogits | Loss::Bce => {
-            let prob: Vec<f64> = pred.data().iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect();
-            let c = Confusion::new(&prob, y, 0.5)?;
-            out.insert(format!("{prefix}_accuracy"), c.accuracy());
-            out.insert(format!("{prefix}_f1"), c.f1());
-        }
-        Loss::CrossEntropy => {
-            let labels = d.labels()?;
-            let hits = argmax_rows(&pred).iter().zip(&labels).filter(|(a, b)| a == b).count();
-            out.insert(format!("{prefix}_accuracy"), hits as f64 / labels.len() as f64);
-        }
-        _ => {
-            out.insert(format!("{prefix}_rmse"), mse(pred.data(), y)?.sqrt());
-            out.insert(format!("{prefix}_r2"), r2(pred.data(), y)?);
-        }
-    }
-    Ok(())
-}
-
 fn file_error(path: &Path, e: impl std::fmt::Display) -> Failure {
     Failure::Data(format!("cannot write {}: {e}", path.display()))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
     std::fs::write(path, text).map_err(|e| file_error(path, e))
+}
+
+/// The model as the report names it: the spec, with the activation for an MLP.
+fn describe(t: &TrainArgs) -> String {
+    match t.model {
+        ModelSpec::Mlp(_) => format!("{} ({})", t.model, format!("{:?}", t.activation).to_lowercase()),
+        _ => t.model.to_string(),
+    }
 }
 
 /// `downhill fit`.
@@ -195,10 +202,19 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
     let val_loss = p.val.as_ref().map(loss_on);
     let test_loss = p.test.as_ref().map(loss_on);
     let mut metrics = r.log.epochs.last().map(|e| e.metrics.clone()).unwrap_or_default();
-    if let Some(test) = &p.test
-        && !r.stop.diverged()
-    {
-        split_metrics(&model, &params, &p, test, "test", &mut metrics)?;
+    let mut evaluations = Vec::new();
+    if !r.stop.diverged() {
+        let splits = [("train", Some(&p.train)), ("validation", p.val.as_ref()), ("test", p.test.as_ref())];
+        for (name, d) in splits {
+            if let Some(d) = d {
+                evaluations.push((name, evaluate(&model, &params, p.loss, d)?));
+            }
+        }
+    }
+    if let Some((_, e)) = evaluations.iter().find(|(n, _)| *n == "test") {
+        for (k, v) in &e.metrics {
+            metrics.insert(format!("test_{k}"), *v);
+        }
     }
     let n_params: usize = params.iter().map(|(_, _, t)| t.numel()).sum();
     let summary = json!({
@@ -246,7 +262,42 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
     });
     let mut written = Vec::new();
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+        let config = RunConfig {
+            name: format!("{} on {}", t.model, a.data.data.display()),
+            seed: t.seed,
+            model: ModelInfo::new(describe(t), &params),
+            loss: p.loss.name().to_string(),
+            optimizer: OptimizerInfo::of(&opt, &params)?,
+            training: TrainingInfo::from(&cfg),
+            data: DataInfo {
+                source: a.data.data.display().to_string(),
+                rows: p.all,
+                features: p.features.len(),
+                target: p.target.clone(),
+                split: SplitInfo {
+                    val: t.val,
+                    test: t.test,
+                    seed: t.seed,
+                    stratify: t.stratify,
+                    train_rows: p.train.len(),
+                    val_rows: p.val.as_ref().map_or(0, Dataset::len),
+                    test_rows: p.test.as_ref().map_or(0, Dataset::len),
+                },
+                preprocessing: vec![if p.scaler.is_some() {
+                    "StandardScaler fitted on the training split".to_string()
+                } else {
+                    "none".to_string()
+                }],
+            },
+            downhill_version: crate_version(),
+            git_commit: git_commit(),
+        };
+        let mut report = RunReport::new(&config, &r).with_doctor(&p.findings);
+        for (name, e) in &evaluations {
+            report = report.with_evaluation(*name, e.clone());
+        }
+        let done = report.write(dir)?;
+        written.extend(done.files.iter().map(|f| dir.join(f)));
         let meta = BTreeMap::from([
             ("model".to_string(), t.model.to_string()),
             ("loss".to_string(), p.loss.name().to_string()),
@@ -261,11 +312,6 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
             let named = s.to_named("scaler");
             downhill_tensor::io::save(&path, named.iter().map(|(k, v)| (k.as_str(), v)), &BTreeMap::new())
                 .map_err(|e| file_error(&path, e))?;
-            written.push(path);
-        }
-        for (name, text) in [("steps.csv", r.log.steps_csv()?), ("epochs.csv", r.log.epochs_csv()?)] {
-            let path = dir.join(name);
-            write(&path, &text)?;
             written.push(path);
         }
         let path = dir.join("summary.json");

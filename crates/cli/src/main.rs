@@ -195,8 +195,9 @@ struct FitArgs {
     /// the best weights (needs --val).
     #[arg(long, value_name = "EPOCHS")]
     patience: Option<usize>,
-    /// Write the run here: summary.json, weights.safetensors, scaler.safetensors (with
-    /// --standardize), steps.csv, epochs.csv.
+    /// Write the run report here: summary.md, config.json, steps.csv, epochs.csv, SVG charts,
+    /// plus weights.safetensors, scaler.safetensors (with --standardize) and summary.json (the
+    /// --json summary).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print a machine-readable JSON summary instead of text.

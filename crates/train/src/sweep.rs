@@ -71,12 +71,13 @@ pub fn log_space(lo: f64, hi: f64, n: usize) -> Result<Vec<f64>> {
     if n == 1 {
         return Ok(vec![lo]);
     }
-    let (a, b) = (lo.ln(), hi.ln());
+    // Base-10 exponents, so rates on whole decades come out exact (1e-2, 0.1, 1).
+    let (a, b) = (lo.log10(), hi.log10());
     Ok((0..n)
         .map(|i| match i {
             0 => lo,
             i if i + 1 == n => hi,
-            i => (a + (b - a) * i as f64 / (n - 1) as f64).exp(),
+            i => 10f64.powf(a + (b - a) * i as f64 / (n - 1) as f64),
         })
         .collect())
 }
@@ -314,7 +315,7 @@ mod tests {
         let r = log_space(1e-3, 1.0, 4).unwrap();
         assert_eq!(r.len(), 4);
         assert_eq!((r[0], r[3]), (1e-3, 1.0));
-        assert!((r[1] - 1e-2).abs() < 1e-15 && (r[2] - 1e-1).abs() < 1e-14);
+        assert_eq!((r[1], r[2]), (1e-2, 1e-1));
         assert_eq!(log_space(0.5, 0.5, 1).unwrap(), vec![0.5]);
         for (lo, hi, n) in [(0.0, 1.0, 3), (1.0, 0.1, 3), (1e-3, 1.0, 1), (1e-3, f64::NAN, 3), (1e-3, 1.0, 0)]
         {

@@ -1,0 +1,480 @@
+//! Runs the built `downhill` binary on small CSV files written to a temporary directory and on
+//! the bundled `data/` files: success paths (JSON summaries, run directories, weights that load
+//! back), every error class with its exit code and message (snapshotted), doctor and sweep.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use downhill_nn::{LinearRegression, weights};
+use downhill_tensor::Params;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_downhill");
+
+/// The workspace root (where `data/` is).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+/// Runs `downhill args...` in `dir`.
+fn run(dir: &Path, args: &[&str]) -> Out {
+    let o = Command::new(BIN).args(args).current_dir(dir).output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    }
+}
+
+/// y = 2a − b + 1 on a small grid (exactly linear).
+fn write_line(dir: &Path) {
+    let mut s = String::from("a,b,y\n");
+    for i in 0..6 {
+        for j in 0..5 {
+            let (a, b) = (i as f64 * 0.5 - 1.0, j as f64 * 0.25);
+            s.push_str(&format!("{a},{b},{}\n", 2.0 * a - b + 1.0));
+        }
+    }
+    std::fs::write(dir.join("line.csv"), s).unwrap();
+}
+
+fn values(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+fn param<'a>(j: &'a Value, name: &str) -> &'a Value {
+    j["params"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn fit_linear_json_has_every_parameter_and_the_fit() {
+    let dir = scratch("fit-linear");
+    write_line(&dir);
+    let out = run(
+        &dir,
+        &[
+            "fit",
+            "line.csv",
+            "--target",
+            "y",
+            "--model",
+            "linear",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.5",
+            "--batch-size",
+            "full",
+            "--epochs",
+            "300",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j = out.json();
+    let w = param(&j, "linear.weight");
+    assert_eq!(w["shape"], serde_json::json!([2, 1]));
+    let wv = values(&w["values"]);
+    assert!((wv[0] - 2.0).abs() < 1e-6 && (wv[1] + 1.0).abs() < 1e-6, "{wv:?}");
+    let b = param(&j, "linear.bias");
+    assert_eq!(b["shape"], serde_json::json!([1, 1]));
+    assert!((values(&b["values"])[0] - 1.0).abs() < 1e-6);
+    assert_eq!(j["params"].as_array().unwrap().len(), 2);
+    assert!(j["final_train_loss"].as_f64().unwrap() < 1e-10);
+    assert_eq!(j["final_val_loss"], Value::Null);
+    assert_eq!((j["steps"].as_u64(), j["epochs"].as_u64()), (Some(300), Some(300)));
+    assert_eq!(j["stop"]["code"], "max_epochs");
+    assert_eq!(j["stop"]["diverged"], false);
+    assert_eq!(j["scaler"], Value::Null);
+    assert_eq!(j["config"]["loss"], "mse");
+    assert_eq!(j["data"]["features"], serde_json::json!(["a", "b"]));
+    // Deterministic: the same command prints the same bytes.
+    let again = run(
+        &dir,
+        &[
+            "fit",
+            "line.csv",
+            "--target",
+            "y",
+            "--model",
+            "linear",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.5",
+            "--batch-size",
+            "full",
+            "--epochs",
+            "300",
+            "--json",
+        ],
+    );
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn fit_writes_a_run_directory_whose_weights_load_back() {
+    let dir = scratch("fit-out");
+    write_line(&dir);
+    let out = run(
+        &dir,
+        &[
+            "fit",
+            "line.csv",
+            "--model",
+            "linear",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.05",
+            "--standardize",
+            "--val",
+            "0.2",
+            "--epochs",
+            "20",
+            "--batch-size",
+            "4",
+            "--schedule",
+            "cosine",
+            "--out",
+            "run",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j = out.json();
+    // The target defaults to the last column; standardization statistics come from the 24
+    // training rows.
+    assert_eq!(j["data"]["target"], "y");
+    assert_eq!((j["split"]["train"].as_u64(), j["split"]["val"].as_u64()), (Some(24), Some(6)));
+    let mean = values(&j["scaler"]["mean"]);
+    let std = values(&j["scaler"]["std"]);
+    assert_eq!((mean.len(), std.len()), (2, 2));
+    assert!(std.iter().all(|&s| s > 0.1));
+    assert!(j["final_val_loss"].as_f64().unwrap().is_finite());
+    assert_eq!(j["config"]["schedule"], "cosine:120,0");
+    let run_dir = dir.join("run");
+    for f in [
+        "summary.json",
+        "summary.md",
+        "config.json",
+        "steps.csv",
+        "epochs.csv",
+        "loss.svg",
+        "weights.safetensors",
+        "scaler.safetensors",
+    ] {
+        assert!(run_dir.join(f).is_file(), "{f} missing");
+    }
+    // summary.json is the --json output.
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(written, j);
+    // The weights file holds exactly the printed parameters.
+    let mut params = Params::<f64>::new();
+    let model = LinearRegression::new(&mut params, "linear", 2).unwrap();
+    weights::load(run_dir.join("weights.safetensors"), &mut params).unwrap();
+    let w = params.get(model.linear().weight()).data().to_vec();
+    assert_eq!(w, values(&param(&j, "linear.weight")["values"]));
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("steps.csv")).unwrap().lines().count() as u64,
+        1 + 20 * 6
+    );
+}
+
+#[test]
+fn fit_logistic_on_breast_cancer_with_its_shape_line() {
+    let out = run(
+        &root(),
+        &[
+            "fit",
+            "data/breast_cancer.csv",
+            "--skip-lines",
+            "1",
+            "--no-header",
+            "--model",
+            "logistic",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+            "--standardize",
+            "--val",
+            "0.2",
+            "--stratify",
+            "--epochs",
+            "20",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j = out.json();
+    assert_eq!(j["data"]["target"], "col30");
+    assert_eq!(j["data"]["rows"], 569);
+    assert_eq!(param(&j, "logistic.weight")["shape"], serde_json::json!([30, 1]));
+    assert!(j["metrics"]["val_accuracy"].as_f64().unwrap() > 0.95);
+    assert_eq!(values(&j["scaler"]["mean"]).len(), 30);
+}
+
+#[test]
+fn fit_mlp_softmax_text_summary() {
+    let dir = scratch("fit-mlp");
+    // Three classes by the sign pattern of two features.
+    let mut s = String::from("x1,x2,label\n");
+    for i in 0..60 {
+        let (x1, x2) = ((i % 10) as f64 - 4.5, (i / 10) as f64 - 2.5);
+        let label = if x1 < 0.0 {
+            0
+        } else if x2 < 0.0 {
+            1
+        } else {
+            2
+        };
+        s.push_str(&format!("{x1},{x2},{label}\n"));
+    }
+    std::fs::write(dir.join("three.csv"), s).unwrap();
+    let out = run(
+        &dir,
+        &[
+            "fit",
+            "three.csv",
+            "--target",
+            "label",
+            "--model",
+            "mlp:16",
+            "--activation",
+            "tanh",
+            "--lr",
+            "0.05",
+            "--standardize",
+            "--epochs",
+            "60",
+            "--batch-size",
+            "10",
+            "--test",
+            "0.25",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("model      mlp:16 (99 parameters), loss cross_entropy"), "{}", out.stdout);
+    assert!(out.stdout.contains("optimizer  adam, lr 0.05, schedule constant, batch size 10"));
+    let acc: f64 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("metric     test_accuracy "))
+        .unwrap_or_else(|| panic!("{}", out.stdout))
+        .parse()
+        .unwrap();
+    assert!(acc >= 0.9, "{acc}");
+}
+
+#[test]
+fn divergence_exits_1_and_still_prints_the_summary() {
+    let dir = scratch("diverge");
+    let mut s = String::from("x,y\n");
+    for i in 0..20 {
+        s.push_str(&format!("{},{}\n", i * 100, i));
+    }
+    std::fs::write(dir.join("big.csv"), s).unwrap();
+    let out = run(
+        &dir,
+        &[
+            "fit",
+            "big.csv",
+            "--model",
+            "linear",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1",
+            "--batch-size",
+            "full",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let j = out.json();
+    assert_eq!(j["stop"]["diverged"], true);
+    assert!(out.stderr.starts_with("error: training diverged: "), "{}", out.stderr);
+    assert!(out.stderr.contains("lower the learning rate"), "{}", out.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = scratch("usage");
+    write_line(&dir);
+    let cases: &[(&str, &[&str])] = &[
+        ("unknown_model", &["fit", "line.csv", "--model", "tree"]),
+        ("missing_model", &["fit", "line.csv"]),
+        ("bad_lr", &["fit", "line.csv", "--model", "linear", "--lr", "0"]),
+        ("bad_schedule", &["fit", "line.csv", "--model", "linear", "--schedule", "step:x"]),
+        ("bad_batch", &["fit", "line.csv", "--model", "linear", "--batch-size", "0"]),
+        ("model_loss_mismatch", &["fit", "line.csv", "--model", "logistic", "--loss", "mse"]),
+        ("patience_without_val", &["fit", "line.csv", "--model", "linear", "--patience", "3"]),
+        ("bad_gamma", &["fit", "line.csv", "--model", "linear", "--schedule", "step:10,1.5"]),
+        ("stratify_regression", &["fit", "line.csv", "--model", "linear", "--val", "0.2", "--stratify"]),
+    ];
+    for (name, args) in cases {
+        let out = run(&dir, args);
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{name}: {}", out.stdout);
+        insta::assert_snapshot!(format!("usage_{name}"), out.stderr);
+    }
+}
+
+#[test]
+fn data_and_file_errors_exit_3() {
+    let dir = scratch("data");
+    write_line(&dir);
+    std::fs::write(dir.join("cell.csv"), "a,y\n1,2\nx,4\n").unwrap();
+    std::fs::write(dir.join("ragged.csv"), "a,b,y\n1,2,3\n4,5\n").unwrap();
+    std::fs::write(dir.join("empty.csv"), "").unwrap();
+    std::fs::write(dir.join("counts.csv"), "a,y\n1,0\n2,1\n3,2\n").unwrap();
+    std::fs::write(dir.join("afile"), "not a directory").unwrap();
+    std::fs::copy(root().join("data/breast_cancer.csv"), dir.join("breast_cancer.csv")).unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        ("missing_file", &["fit", "nope.csv", "--model", "linear"]),
+        ("bad_cell", &["fit", "cell.csv", "--model", "linear"]),
+        ("ragged_row", &["fit", "ragged.csv", "--model", "linear"]),
+        ("empty_file", &["doctor", "empty.csv"]),
+        ("missing_target", &["fit", "line.csv", "--target", "z", "--model", "linear"]),
+        ("not_binary", &["fit", "counts.csv", "--model", "logistic"]),
+        ("not_labels", &["fit", "line.csv", "--model", "softmax"]),
+        ("out_not_a_dir", &["fit", "line.csv", "--model", "linear", "--epochs", "1", "--out", "afile/run"]),
+        ("breast_cancer_without_skip", &["doctor", "breast_cancer.csv", "--no-header"]),
+    ];
+    for (name, args) in cases {
+        let out = run(&dir, args);
+        assert_eq!(out.code, 3, "{name}: {}", out.stderr);
+        assert!(out.stderr.starts_with("error: ") && !out.stderr.contains("panicked"), "{name}");
+        assert_eq!(out.stderr.lines().count(), 1, "{name}: one line, no backtrace: {}", out.stderr);
+        insta::assert_snapshot!(format!("data_{name}"), out.stderr);
+    }
+}
+
+#[test]
+fn doctor_on_breast_cancer() {
+    let args =
+        ["doctor", "data/breast_cancer.csv", "--skip-lines", "1", "--no-header", "--loss", "bce_with_logits"];
+    let out = run(&root(), &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("doctor_breast_cancer", out.stdout);
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let j = run(&root(), &json_args).json();
+    assert_eq!(j["data"]["task"], "binary");
+    assert_eq!(j["data"]["rows"], 569);
+    let codes: Vec<&str> =
+        j["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"feature-scale"), "{codes:?}");
+    assert_eq!(j["findings"][0]["severity"], "critical");
+    assert!(j["critical"].as_u64().unwrap() >= 1);
+    // Standardizing is planned: the scale findings are no longer critical.
+    let mut std_args = json_args.clone();
+    std_args.push("--standardize");
+    let k = run(&root(), &std_args).json();
+    assert!(k["critical"].as_u64().unwrap() < j["critical"].as_u64().unwrap(), "{k}");
+}
+
+#[test]
+fn sweep_names_the_largest_stable_rate() {
+    let dir = scratch("sweep");
+    write_line(&dir);
+    let args = [
+        "sweep",
+        "line.csv",
+        "--model",
+        "linear",
+        "--optimizer",
+        "sgd",
+        "--batch-size",
+        "full",
+        "--lr-min",
+        "0.01",
+        "--lr-max",
+        "100",
+        "--points",
+        "9",
+        "--steps",
+        "30",
+        "--out",
+        "sw",
+        "--json",
+    ];
+    let out = run(&dir, &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j = out.json();
+    assert_eq!(j["points"].as_array().unwrap().len(), 9);
+    let largest = j["largest_stable"].as_f64().unwrap();
+    // The largest curvature of this MSE (Hessian 2·E[zzᵀ], z = [a, b, 1]) is L = 2.809, so
+    // gradient descent is stable below 2/L = 0.712: of the swept rates (half a decade apart)
+    // 0.316 is the last stable one and 1.0 the first unstable one.
+    assert!((0.3..0.4).contains(&largest), "{largest}");
+    let p1 = &j["points"][4];
+    assert!((p1["lr"].as_f64().unwrap() - 1.0).abs() < 1e-12, "{p1}");
+    assert_eq!(p1["stable"], false);
+    assert_eq!(j["suggested"].as_f64().unwrap(), largest / 3.0);
+    assert!(dir.join("sw/sweep.csv").is_file() && dir.join("sw/sweep.svg").is_file());
+    let text = run(&dir, &args[..args.len() - 1]);
+    assert!(text.stdout.contains("largest stable rate"), "{}", text.stdout);
+    // All rates too high: exit 1.
+    let high = run(
+        &dir,
+        &[
+            "sweep",
+            "line.csv",
+            "--model",
+            "linear",
+            "--optimizer",
+            "sgd",
+            "--batch-size",
+            "full",
+            "--lr-min",
+            "100",
+            "--lr-max",
+            "1000",
+            "--points",
+            "2",
+            "--steps",
+            "30",
+        ],
+    );
+    assert_eq!(high.code, 1, "{}", high.stderr);
+    assert!(high.stderr.contains("sweep lower"), "{}", high.stderr);
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    for args in [&["--help"][..], &["fit", "--help"], &["doctor", "--help"], &["sweep", "-h"]] {
+        let out = run(&root(), args);
+        assert_eq!(out.code, 0);
+        assert!(
+            out.stdout.contains("Exit codes:") && out.stdout.contains("3  data or file error"),
+            "{args:?}"
+        );
+    }
+    let out = run(&root(), &["frobnicate"]);
+    assert_eq!(out.code, 2);
+}
