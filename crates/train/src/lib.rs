@@ -6,8 +6,8 @@
 
 #![warn(missing_docs)]
 
-pub mod compare;
 pub mod checkpoint;
+pub mod compare;
 pub mod data;
 pub mod doctor;
 mod error;
