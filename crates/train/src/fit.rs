@@ -773,6 +773,71 @@ mod tests {
     }
 
     #[test]
+    fn a_progress_bar_never_changes_the_run() {
+        let d = toy(Toy::Moons, 120, 0.2, 0).unwrap();
+        let run = |bar: Option<crate::progress::tests::Recorder>| {
+            let mut params = Params::<f64>::new();
+            let mlp = Mlp::new(
+                &mut params,
+                "mlp",
+                &[2, 8, 1],
+                Activation::Tanh,
+                Init::XavierUniform,
+                &mut seeded_rng(1),
+            )
+            .unwrap();
+            let mut opt = Adam::new(AdamConfig::default()).unwrap();
+            let cfg = FitConfig {
+                epochs: 4,
+                batch_size: 16,
+                progress: ProgressMode::Never,
+                ..FitConfig::default()
+            };
+            let mut t =
+                Trainer::new(&mlp, &mut params, &mut opt, Loss::BceWithLogits, &d, None, &cfg).unwrap();
+            t.progress_target = bar;
+            t.run_until(10).unwrap();
+            t.run().unwrap();
+            let r = t.result();
+            (r.log.steps_csv().unwrap(), r.log.epochs_csv().unwrap(), r)
+        };
+        let rec = crate::progress::tests::Recorder::default();
+        let (steps, epochs, with_bar) = run(Some(rec.clone()));
+        let (steps2, epochs2, without) = run(None);
+        assert_eq!((steps, epochs), (steps2, epochs2), "log bytes");
+        assert_eq!(with_bar, without);
+        let text = rec.text();
+        assert!(text.contains("32/32 steps") && text.contains("max_epochs"), "the bar was drawn: {text}");
+    }
+
+    #[test]
+    fn run_until_pauses_between_steps_and_fit_is_trainer_run() {
+        let d = toy(Toy::Moons, 100, 0.2, 0).unwrap();
+        let mut params = Params::<f64>::new();
+        let model = LogisticRegression::new(&mut params, "m", 2).unwrap();
+        let mut opt = Sgd::new(SgdConfig::lr(0.1)).unwrap();
+        let cfg =
+            FitConfig { epochs: 3, batch_size: 30, progress: ProgressMode::Never, ..FitConfig::default() };
+        let straight = {
+            let mut p = params.clone();
+            let mut o = Sgd::new(SgdConfig::lr(0.1)).unwrap();
+            fit(&model, &mut p, &mut o, Loss::BceWithLogits, &d, None, &cfg).unwrap()
+        };
+        let mut t = Trainer::new(&model, &mut params, &mut opt, Loss::BceWithLogits, &d, None, &cfg).unwrap();
+        assert_eq!(t.total_steps(), 12, "4 batches per epoch (the last has 10 rows)");
+        t.run_until(4).unwrap();
+        assert_eq!((t.step_count(), t.cursor(), t.is_finished()), (4, Cursor { epoch: 1, batch: 0 }, false));
+        assert_eq!(t.log().epochs.len(), 1, "the epoch's evaluation belongs to its last step");
+        t.run_until(6).unwrap();
+        assert_eq!(t.cursor(), Cursor { epoch: 1, batch: 2 });
+        t.run_until(2).unwrap();
+        assert_eq!(t.step_count(), 6, "running until an earlier step does nothing");
+        t.run().unwrap();
+        assert_eq!(t.result(), straight);
+        assert_eq!(t.stop_reason(), Some(&StopReason::MaxEpochs));
+    }
+
+    #[test]
     fn misuse_is_an_error() {
         let d = toy(Toy::Xor, 20, 0.0, 0).unwrap();
         let mut params = Params::<f64>::new();

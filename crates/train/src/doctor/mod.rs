@@ -1,11 +1,18 @@
 //! `doctor`: the case study's debugging checklist, run automatically. Findings are ranked by
 //! severity, and each says what was measured and how to fix it.
+//!
+//! [`check_data`] looks at a dataset before training; [`check_log`], [`check_predictions`],
+//! [`check_run`] and [`check_mlp`] look at a run after it (or after it failed).
 
 mod data;
 mod linalg;
+mod run;
 
 pub use data::{DataContext, Task, check_data};
 pub use linalg::symmetric_eigenvalues;
+pub use run::{
+    MLP_ROWS, SATURATED_LOGIT, check_log, check_mlp, check_predictions, check_run, hidden_preactivations,
+};
 
 use std::fmt;
 
