@@ -39,6 +39,9 @@ use crate::{Error, Result};
 /// The most points a per-step chart draws; longer runs are averaged over buckets of steps.
 const MAX_POINTS: usize = 600;
 
+/// The loss chart averages harder: single mini-batch losses are noisy enough to hide the trend.
+const MAX_LOSS_POINTS: usize = 150;
+
 // ---------------------------------------------------------------------------------------------
 // config.json
 // ---------------------------------------------------------------------------------------------
@@ -417,8 +420,9 @@ fn averaged_note(k: usize) -> String {
 /// `loss.svg`: the mini-batch loss per step, and the training and validation loss over the
 /// whole splits after every epoch, against steps (log-scale loss).
 pub fn loss_figure(log: &RunLog) -> Result<Figure> {
-    let (steps, k) = bucket_means(&per_step(log, |s| s.loss), MAX_POINTS);
-    let mut series = vec![Series::new(format!("mini-batch{}", averaged_note(k)), steps)];
+    let (steps, k) = bucket_means(&per_step(log, |s| s.loss), MAX_LOSS_POINTS);
+    let mut series =
+        vec![Series::new(format!("mini-batch objective, loss + penalty{}", averaged_note(k)), steps)];
     series.push(Series::new(
         "training (whole split, per epoch)",
         log.epochs.iter().map(|e| (e.steps as f64, e.train_loss)).collect(),
@@ -465,7 +469,8 @@ pub fn grad_norm_figure(log: &RunLog) -> Result<Figure> {
     Ok(Figure { file: "grad_norm.svg".into(), title, svg })
 }
 
-/// `lr.svg`: the learning rate used at every step.
+/// `lr.svg`: the learning rate used at every step (log scale, so decays over decades read as
+/// lines; a rate of exactly 0, e.g. the first step of a warmup, is left out).
 pub fn lr_figure(log: &RunLog) -> Result<Figure> {
     let (lr, k) = bucket_means(&per_step(log, |s| s.lr), MAX_POINTS);
     let constant = log.steps.first().map(|s| s.lr).filter(|&first| log.steps.iter().all(|s| s.lr == first));
@@ -478,21 +483,29 @@ pub fn lr_figure(log: &RunLog) -> Result<Figure> {
         x_label: "step".into(),
         y_label: "learning rate".into(),
         log_x: false,
-        log_y: false,
+        log_y: true,
         series: vec![Series::new("learning rate", lr)],
     }
     .to_svg()?;
     Ok(Figure { file: "lr.svg".into(), title, svg })
 }
 
-/// `reliability.svg` of a binary evaluation on the split named `split` (10 bins); `None` for
-/// other tasks.
+/// `reliability.svg` of a binary evaluation on the split named `split`; `None` for other tasks.
+///
+/// The bins are equal-width, one per 20 rows, between 3 and 10 of them, so that a small split
+/// does not draw bins holding a single row.
 pub fn reliability_figure(eval: &Evaluation, split: &str) -> Result<Option<Figure>> {
     let Some(prob) = &eval.probabilities else { return Ok(None) };
-    let cal = calibration(prob, &eval.targets, 10)?;
-    let title = format!("Reliability on the {split} split");
+    let bins = reliability_bins(prob.len());
+    let cal = calibration(prob, &eval.targets, bins)?;
+    let title = format!("Reliability on the {split} split ({} rows, {bins} bins)", prob.len());
     let svg = reliability_svg(&cal, &title)?;
     Ok(Some(Figure { file: "reliability.svg".into(), title, svg }))
+}
+
+/// Bins of a reliability diagram of `n` rows: one per 20 rows, between 3 and 10.
+fn reliability_bins(n: usize) -> usize {
+    (n / 20).clamp(3, 10)
 }
 
 /// `residuals.svg` of a regression evaluation on the split named `split`; `None` for other
@@ -717,7 +730,7 @@ impl<'a> RunReport<'a> {
         let _ = writeln!(s, "# Run report: {}\n", c.name);
         let d = &c.data;
         let sp = &d.split;
-        let lr = c.optimizer.settings.get("lr").map(|v| format!(", lr {v}")).unwrap_or_default();
+        let lr = c.optimizer.settings.get("lr").map(|v| format!(" (lr {v})")).unwrap_or_default();
         let _ = writeln!(
             s,
             "Trained **{}** ({} parameters) with **{}**{} on **{}** ({} rows x {} features, target `{}`), \
@@ -785,6 +798,14 @@ impl<'a> RunReport<'a> {
         if let Some(b) = r.best_epoch {
             let _ = writeln!(s, "- Best validation epoch: {b}.");
         }
+        if let Some(first) = r.log.steps.first() {
+            let _ = writeln!(
+                s,
+                "- First step: objective {} (compare with the doctor's initial-loss check), gradient norm {}.",
+                fmt_num(first.loss),
+                fmt_num(first.grad_norm)
+            );
+        }
         if let Some(last) = r.log.steps.last() {
             let _ = writeln!(
                 s,
@@ -822,6 +843,31 @@ impl<'a> RunReport<'a> {
                 }
             }
             s.push('\n');
+            if let Some((split, prob, targets)) = self
+                .chart_evaluation()
+                .and_then(|(split, e)| e.probabilities.as_ref().map(|p| (split, p, &e.targets)))
+            {
+                let bins = reliability_bins(prob.len());
+                if let Ok(cal) = calibration(prob, targets, bins) {
+                    let _ = writeln!(
+                        s,
+                        "\nReliability on the {split} split (expected calibration error {}):\n\n\
+                         | predicted probability | rows | mean predicted | fraction positive |\n|---|---:|---:|---:|",
+                        fmt_num(cal.ece)
+                    );
+                    for b in cal.bins.iter().filter(|b| b.count > 0) {
+                        let _ = writeln!(
+                            s,
+                            "| {:.2}–{:.2} | {} | {} | {} |",
+                            b.lo,
+                            b.hi,
+                            b.count,
+                            fmt_num(b.mean_predicted),
+                            fmt_num(b.fraction_positive)
+                        );
+                    }
+                }
+            }
             if let Some((split, m)) =
                 self.chart_evaluation().and_then(|(split, e)| e.confusion().map(|m| (split, m)))
             {
@@ -1021,12 +1067,13 @@ mod tests {
         let res = residual_figure(&e, "test").unwrap().unwrap();
         assert_eq!(res.file, "residuals.svg");
         let loss = loss_figure(&r.log).unwrap();
-        let k = r.log.steps.len().div_ceil(MAX_POINTS);
+        let k = r.log.steps.len().div_ceil(MAX_LOSS_POINTS);
         assert!(k > 1 && loss.svg.contains(&format!("mean of every {k} steps")));
         assert!(!loss.svg.contains("validation (per epoch)"), "no validation split, no validation curve");
         let g = grad_norm_figure(&r.log).unwrap();
         assert!(g.svg.contains("lin.weight") && g.svg.contains("global"));
-        assert!(lr_figure(&r.log).unwrap().svg.contains("constant 0.0500"));
+        let lr = lr_figure(&r.log).unwrap().svg;
+        assert!(lr.contains("constant 0.0500") && !lr.contains(">-0."), "no negative rates on the axis");
         let (b, k) = bucket_means(&[(1.0, 1.0), (2.0, 3.0), (3.0, f64::NAN)], 2);
         assert_eq!(k, 2);
         assert_eq!(b[0], (1.5, 2.0));
@@ -1090,8 +1137,12 @@ mod tests {
             ]
         );
         let summary = std::fs::read_to_string(base.join("run/summary.md")).unwrap();
-        assert!(summary.contains("![Reliability on the test split](reliability.svg)"), "{summary}");
+        assert!(
+            summary.contains("![Reliability on the test split (142 rows, 7 bins)](reliability.svg)"),
+            "{summary}"
+        );
         assert!(summary.contains("| accuracy |") && summary.contains("`max_epochs`"));
+        assert!(summary.contains("| predicted probability | rows |"), "reliability bins listed");
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(base.join("run/config.json")).unwrap()).unwrap();
         assert_eq!(json["optimizer"]["kind"], "sgd");
