@@ -653,3 +653,119 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log() -> RunLog {
+        let mut log = RunLog::new(vec!["w".into(), "b,odd \"name\"".into()]);
+        for (i, loss) in [0.1 + 0.2, f64::INFINITY, -0.0, 1e-300].into_iter().enumerate() {
+            log.steps.push(StepRecord {
+                step: i as u64,
+                epoch: i as u64 / 2,
+                loss,
+                lr: 0.01,
+                grad_norm: f64::MAX,
+                param_norm: 2.5,
+                update_ratio: f64::INFINITY,
+                param_grad_norms: vec![1.0 / 3.0, f64::MIN_POSITIVE],
+            });
+        }
+        log.epochs.push(EpochRecord {
+            epoch: 0,
+            steps: 2,
+            train_loss: 0.25,
+            val_loss: None,
+            metrics: BTreeMap::from([("train_accuracy".into(), 0.5)]),
+        });
+        log.epochs.push(EpochRecord {
+            epoch: 1,
+            steps: 4,
+            train_loss: 0.125,
+            val_loss: Some(1.0 / 7.0),
+            metrics: BTreeMap::from([("val_accuracy".into(), 0.75)]),
+        });
+        log
+    }
+
+    fn checkpoint() -> Checkpoint<f64> {
+        Checkpoint {
+            params: vec![("w".into(), Tensor::vector(&[1.0, -2.0]))],
+            optimizer: OptimizerState::new("sgd", 4),
+            best: None,
+            scaler: None,
+            cursor: Cursor { epoch: 2, batch: 0 },
+            step: 4,
+            best_epoch: None,
+            early: EarlyState::default(),
+            stop: None,
+            log: log(),
+            run: BTreeMap::from([("seed".to_string(), "0".to_string())]),
+            origin: "<memory>".into(),
+        }
+    }
+
+    #[test]
+    fn the_log_reads_back_exactly() {
+        let l = log();
+        let back = parse_log(&l.steps_csv().unwrap(), &l.epochs_csv().unwrap(), "x").unwrap();
+        assert_eq!(back.params, l.params);
+        assert_eq!(back.epochs, l.epochs, "missing metrics and validation losses stay missing");
+        let bits = |r: &RunLog| -> Vec<u64> { r.steps.iter().map(|s| s.loss.to_bits()).collect() };
+        assert_eq!(bits(&back), bits(&l), "-0, inf and subnormal-adjacent values keep their bits");
+        assert_eq!(back.steps, l.steps);
+    }
+
+    #[test]
+    fn every_stop_reason_reads_back() {
+        for stop in [
+            StopReason::MaxEpochs,
+            StopReason::MaxSteps,
+            StopReason::EarlyStopping { best_epoch: 3, best_loss: 0.1 + 0.2 },
+            StopReason::NonFinite { step: 7, loss: f64::NEG_INFINITY },
+            StopReason::LossJump { step: 2, from: 1.5, to: 99.25 },
+            StopReason::ParamNorm { step: 9, norm: 1e300, bound: 1e6 },
+            StopReason::Increasing { step: 12, count: 5 },
+        ] {
+            let mut c = checkpoint();
+            c.stop = Some(stop.clone());
+            let back = Checkpoint::<f64>::from_bytes(&c.to_bytes().unwrap()).unwrap();
+            assert_eq!(back.stop, Some(stop));
+        }
+    }
+
+    #[test]
+    fn parts_that_disagree_or_unknown_formats_are_corrupt() {
+        let mut c = checkpoint();
+        c.step = 5;
+        let e = Checkpoint::<f64>::from_bytes(&c.to_bytes().unwrap()).unwrap_err();
+        assert!(
+            matches!(&e, Error::CheckpointCorrupt { message, .. } if message.contains("4 step records for 5 steps")),
+            "{e}"
+        );
+        let mut c = checkpoint();
+        c.cursor.epoch = 3;
+        assert!(matches!(
+            Checkpoint::<f64>::from_bytes(&c.to_bytes().unwrap()),
+            Err(Error::CheckpointCorrupt { .. })
+        ));
+        // Another format version.
+        let (tensors, mut meta) = checkpoint()
+            .parts()
+            .map(|(t, m)| (t.into_iter().map(|(n, t)| (n, t.clone())).collect::<Vec<_>>(), m))
+            .unwrap();
+        meta.insert("format".into(), "downhill-checkpoint/99".into());
+        let bytes = io::to_bytes(tensors.iter().map(|(n, t)| (n.as_str(), t)), &meta).unwrap();
+        let e = Checkpoint::<f64>::from_bytes(&bytes).unwrap_err();
+        assert!(e.to_string().contains("downhill-checkpoint/99"), "{e}");
+        // A tensor outside the three prefixes.
+        let mut with_extra = tensors.clone();
+        with_extra.push(("stray".into(), Tensor::scalar(1.0)));
+        meta.insert("format".into(), FORMAT.into());
+        let bytes = io::to_bytes(with_extra.iter().map(|(n, t)| (n.as_str(), t)), &meta).unwrap();
+        assert!(matches!(Checkpoint::<f64>::from_bytes(&bytes), Err(Error::CheckpointCorrupt { .. })));
+        // Garbage.
+        assert!(matches!(Checkpoint::<f64>::from_bytes(b"nope"), Err(Error::Tensor(_))));
+    }
+}
