@@ -178,10 +178,12 @@ struct Task<'a> {
 }
 
 /// Trains `model` with `opt` (any optimizer, behind one interface), evaluates it on every split,
-/// asks the doctor about the training data, and writes the run report into `out/{task.dir}`.
+/// asks the doctor about the training data and the run (and about the hidden units of `mlp`, if
+/// the model is one), and writes the run report into `out/{task.dir}`.
 fn train_and_report(
     task: Task<'_>,
     model: &dyn Module<f64>,
+    mlp: Option<&Mlp>,
     params: &mut Params<f64>,
     opt: &mut dyn Optimizer<f64>,
     out: &Path,
@@ -198,10 +200,13 @@ fn train_and_report(
         git_commit: git_commit(),
     };
     let result = fit(model, params, opt, task.loss, &task.train, Some(&task.val), &task.cfg)?;
-    let findings = doctor::Report::new(doctor::check_data(
-        &task.train,
-        &DataContext { task: None, loss: Some(task.loss.name().to_string()), standardized: true },
-    ));
+    let context = DataContext { task: None, loss: Some(task.loss.name().to_string()), standardized: true };
+    let mut findings = doctor::check_data(&task.train, &context);
+    findings.extend(doctor::check_run(model, params, task.loss, &result, &task.train)?);
+    if let Some(mlp) = mlp {
+        findings.extend(doctor::check_mlp(mlp, params, &task.train)?);
+    }
+    let findings = doctor::Report::new(findings);
     let test = evaluate(model, params, task.loss, &task.test)?;
     let outcome = TaskOutcome {
         dir: task.dir.to_string(),
@@ -355,12 +360,20 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let mut cancer_params = Params::new();
     let (cancer_model, cancer_task) = breast_cancer_task(opts, &mut cancer_params)?;
     let mut momentum = Momentum::new(MomentumConfig { lr: 0.05, ..MomentumConfig::default() })?;
-    let cancer = train_and_report(cancer_task, &cancer_model, &mut cancer_params, &mut momentum, &opts.out)?;
+    let cancer =
+        train_and_report(cancer_task, &cancer_model, None, &mut cancer_params, &mut momentum, &opts.out)?;
 
     let mut digits_params = Params::new();
     let (digits_model, digits_task) = digits_task(opts, &mut digits_params)?;
     let mut adam = Adam::new(AdamConfig { lr: 1e-3, ..AdamConfig::default() })?;
-    let digits = train_and_report(digits_task, &digits_model, &mut digits_params, &mut adam, &opts.out)?;
+    let digits = train_and_report(
+        digits_task,
+        &digits_model,
+        Some(&digits_model),
+        &mut digits_params,
+        &mut adam,
+        &opts.out,
+    )?;
 
     let (figure, surface) = bowl_paths(opts.surface_steps)?;
     let outcome = Outcome { cancer, digits, surface, surface_steps: opts.surface_steps };
