@@ -14,7 +14,7 @@ use downhill_tensor::{Float, Grads, ParamId, Params, Tape, Tensor, Var};
 
 use crate::data::{Batches, Cursor, Dataset};
 use crate::log::{EpochRecord, RunLog, StepRecord};
-use crate::metrics::{Confusion, calibration, log_loss, mse, multiclass_accuracy, r2};
+use crate::metrics::score;
 use crate::progress::{Progress, ProgressMode};
 use crate::stop::{EarlyState, EarlyStopping, GuardState, Guards, StopReason, Verdict};
 use crate::{Error, Result};
@@ -186,7 +186,8 @@ pub(crate) fn evaluate<T: Float, M: Module<T> + ?Sized>(
     Ok((value, out))
 }
 
-/// Metrics suited to the loss, on predictions `pred` of `data`, named `{prefix}_{metric}`.
+/// Metrics suited to the loss ([`crate::metrics::score`]) on predictions `pred` of `data`, named
+/// `{prefix}_{metric}`.
 fn metrics<T: Float>(
     loss: Loss,
     pred: &Tensor<T>,
@@ -196,32 +197,9 @@ fn metrics<T: Float>(
 ) -> Result<()> {
     let p: Vec<f64> = pred.data().iter().map(|v| v.f64()).collect();
     let y: Vec<f64> = data.y.data().iter().map(|v| v.f64()).collect();
-    let mut put = |k: &str, v: f64| {
+    let columns = if pred.rank() == 2 { pred.dims()[1].max(1) } else { 1 };
+    for (k, v) in score(loss, &p, columns, &y, &data.labels)?.metrics {
         out.insert(format!("{prefix}_{k}"), v);
-    };
-    match loss {
-        Loss::Bce | Loss::BceWithLogits => {
-            let prob: Vec<f64> = if loss == Loss::Bce {
-                p.iter().map(|v| v.clamp(0.0, 1.0)).collect()
-            } else {
-                p.iter().map(|&z| downhill_tensor::ops::unary::sigmoid(z)).collect()
-            };
-            let c = Confusion::new(&prob, &y, 0.5)?;
-            put("accuracy", c.accuracy());
-            put("precision", c.precision());
-            put("recall", c.recall());
-            put("f1", c.f1());
-            put("log_loss", log_loss(&prob, &y)?);
-            put("ece", calibration(&prob, &y, 10)?.ece);
-        }
-        Loss::CrossEntropy => {
-            let k = pred.dims().get(1).copied().unwrap_or(1);
-            put("accuracy", multiclass_accuracy(&p, k, &data.labels)?);
-        }
-        Loss::Mse | Loss::HalfMse | Loss::Huber { .. } => {
-            put("rmse", mse(&p, &y)?.sqrt());
-            put("r2", r2(&p, &y)?);
-        }
     }
     Ok(())
 }

@@ -212,6 +212,103 @@ pub fn r2(pred: &[f64], target: &[f64]) -> Result<f64> {
     Ok(if ss_tot == 0.0 { 0.0 } else { 1.0 - ss_res / ss_tot })
 }
 
+/// `m[true][predicted]` counts of the argmax of each row of `scores` (`[n, k]`) against `labels`.
+pub fn confusion_matrix(scores: &[f64], k: usize, labels: &[usize]) -> Result<Vec<Vec<usize>>> {
+    if k == 0 || scores.len() != labels.len() * k {
+        return Err(Error::InvalidArgument {
+            op: "confusion_matrix",
+            message: format!("{} scores do not form {} rows of {k} classes", scores.len(), labels.len()),
+        });
+    }
+    if let Some((row, &l)) = labels.iter().enumerate().find(|(_, l)| **l >= k) {
+        return Err(Error::InvalidArgument {
+            op: "confusion_matrix",
+            message: format!("label {l} in row {row} is not below the class count {k}"),
+        });
+    }
+    let mut m = vec![vec![0usize; k]; k];
+    for (row, &l) in scores.chunks_exact(k).zip(labels) {
+        m[l][argmax(row)] += 1;
+    }
+    Ok(m)
+}
+
+/// The unweighted mean over classes of F1 = 2tp / (2tp + fp + fn) (0 for a class that is never
+/// predicted nor present).
+pub fn macro_f1(m: &[Vec<usize>]) -> f64 {
+    let k = m.len();
+    if k == 0 {
+        return 0.0;
+    }
+    let total: f64 = (0..k)
+        .map(|c| {
+            let tp = m[c][c];
+            let fn_: usize = m[c].iter().sum::<usize>() - tp;
+            let fp: usize = (0..k).map(|r| m[r][c]).sum::<usize>() - tp;
+            let den = 2 * tp + fp + fn_;
+            if den == 0 { 0.0 } else { (2 * tp) as f64 / den as f64 }
+        })
+        .sum();
+    total / k as f64
+}
+
+/// The metrics that suit a loss, and the predicted probabilities for binary losses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scores {
+    /// Metrics by name: binary losses give accuracy, precision, recall, f1, log_loss and ece;
+    /// cross-entropy gives accuracy and macro_f1; regression losses give rmse, mae and r2.
+    pub metrics: std::collections::BTreeMap<String, f64>,
+    /// Probabilities of class 1 (binary losses only).
+    pub probabilities: Option<Vec<f64>>,
+}
+
+/// Scores model `outputs` (`[n, columns]` row-major: logits, probabilities or values, as the
+/// loss expects) against `targets` (regression and binary) or `labels` (cross-entropy). The fit
+/// loop's epoch metrics and the run report both come from here.
+pub fn score(
+    loss: crate::fit::Loss,
+    outputs: &[f64],
+    columns: usize,
+    targets: &[f64],
+    labels: &[usize],
+) -> Result<Scores> {
+    use crate::fit::Loss;
+    let mut metrics = std::collections::BTreeMap::new();
+    let mut probabilities = None;
+    let mut put = |k: &str, v: f64| {
+        metrics.insert(k.to_string(), v);
+    };
+    match loss {
+        Loss::Bce | Loss::BceWithLogits => {
+            let prob: Vec<f64> = if loss == Loss::Bce {
+                outputs.iter().map(|v| v.clamp(0.0, 1.0)).collect()
+            } else {
+                outputs.iter().map(|&z| downhill_tensor::ops::unary::sigmoid(z)).collect()
+            };
+            let c = Confusion::new(&prob, targets, 0.5)?;
+            put("accuracy", c.accuracy());
+            put("precision", c.precision());
+            put("recall", c.recall());
+            put("f1", c.f1());
+            put("log_loss", log_loss(&prob, targets)?);
+            put("ece", calibration(&prob, targets, 10)?.ece);
+            probabilities = Some(prob);
+        }
+        Loss::CrossEntropy => {
+            let m = confusion_matrix(outputs, columns, labels)?;
+            let hits: usize = (0..columns).map(|k| m[k][k]).sum();
+            put("accuracy", hits as f64 / labels.len().max(1) as f64);
+            put("macro_f1", macro_f1(&m));
+        }
+        Loss::Mse | Loss::HalfMse | Loss::Huber { .. } => {
+            put("rmse", mse(outputs, targets)?.sqrt());
+            put("mae", mae(outputs, targets)?);
+            put("r2", r2(outputs, targets)?);
+        }
+    }
+    Ok(Scores { metrics, probabilities })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

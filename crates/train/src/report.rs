@@ -31,7 +31,8 @@ use crate::data::Dataset;
 use crate::doctor;
 use crate::fit::{FitConfig, FitResult, Loss};
 use crate::log::RunLog;
-use crate::metrics::{Confusion, argmax, calibration, log_loss, mae, mse, r2};
+pub use crate::metrics::confusion_matrix;
+use crate::metrics::{Scores, calibration, score};
 use crate::plot::{ContourChart, LineChart, Series, reliability_svg, residual_svg};
 use crate::surfaces::Surface;
 use crate::{Error, Result};
@@ -291,78 +292,8 @@ where
     let outputs: Vec<f64> = out.data().iter().map(|v| v.f64()).collect();
     let columns = if out.rank() == 2 { out.dims()[1].max(1) } else { 1 };
     let targets: Vec<f64> = data.y.data().to_vec();
-    let mut metrics = BTreeMap::new();
-    let mut probabilities = None;
-    match loss {
-        Loss::Bce | Loss::BceWithLogits => {
-            let prob: Vec<f64> = if loss == Loss::Bce {
-                outputs.iter().map(|v| v.clamp(0.0, 1.0)).collect()
-            } else {
-                outputs.iter().map(|&z| downhill_tensor::ops::unary::sigmoid(z)).collect()
-            };
-            let c = Confusion::new(&prob, &targets, 0.5)?;
-            metrics.insert("accuracy".to_string(), c.accuracy());
-            metrics.insert("precision".to_string(), c.precision());
-            metrics.insert("recall".to_string(), c.recall());
-            metrics.insert("f1".to_string(), c.f1());
-            metrics.insert("log_loss".to_string(), log_loss(&prob, &targets)?);
-            metrics.insert("ece".to_string(), calibration(&prob, &targets, 10)?.ece);
-            probabilities = Some(prob);
-        }
-        Loss::CrossEntropy => {
-            let m = confusion_matrix(&outputs, columns, &labels)?;
-            let n: usize = labels.len();
-            let hits: usize = (0..columns).map(|k| m[k][k]).sum();
-            metrics.insert("accuracy".to_string(), hits as f64 / n as f64);
-            metrics.insert("macro_f1".to_string(), macro_f1(&m));
-        }
-        Loss::Mse | Loss::HalfMse | Loss::Huber { .. } => {
-            metrics.insert("rmse".to_string(), mse(&outputs, &targets)?.sqrt());
-            metrics.insert("mae".to_string(), mae(&outputs, &targets)?);
-            metrics.insert("r2".to_string(), r2(&outputs, &targets)?);
-        }
-    }
+    let Scores { metrics, probabilities } = score(loss, &outputs, columns, &targets, &labels)?;
     Ok(Evaluation { loss: value, metrics, outputs, columns, targets, probabilities, loss_kind: loss })
-}
-
-/// `m[true][predicted]` counts of the argmax of each row of `scores` (`[n, k]`) against `labels`.
-pub fn confusion_matrix(scores: &[f64], k: usize, labels: &[usize]) -> Result<Vec<Vec<usize>>> {
-    if k == 0 || scores.len() != labels.len() * k {
-        return Err(Error::InvalidArgument {
-            op: "confusion_matrix",
-            message: format!("{} scores do not form {} rows of {k} classes", scores.len(), labels.len()),
-        });
-    }
-    if let Some((row, &l)) = labels.iter().enumerate().find(|(_, l)| **l >= k) {
-        return Err(Error::InvalidArgument {
-            op: "confusion_matrix",
-            message: format!("label {l} in row {row} is not below the class count {k}"),
-        });
-    }
-    let mut m = vec![vec![0usize; k]; k];
-    for (row, &l) in scores.chunks_exact(k).zip(labels) {
-        m[l][argmax(row)] += 1;
-    }
-    Ok(m)
-}
-
-/// The unweighted mean over classes of F1 = 2tp / (2tp + fp + fn) (0 for a class that is never
-/// predicted nor present).
-fn macro_f1(m: &[Vec<usize>]) -> f64 {
-    let k = m.len();
-    if k == 0 {
-        return 0.0;
-    }
-    let total: f64 = (0..k)
-        .map(|c| {
-            let tp = m[c][c];
-            let fn_: usize = m[c].iter().sum::<usize>() - tp;
-            let fp: usize = (0..k).map(|r| m[r][c]).sum::<usize>() - tp;
-            let den = 2 * tp + fp + fn_;
-            if den == 0 { 0.0 } else { (2 * tp) as f64 / den as f64 }
-        })
-        .sum();
-    total / k as f64
 }
 
 impl Evaluation {
@@ -969,6 +900,7 @@ mod tests {
     use super::*;
     use crate::data::{SplitOptions, StandardScaler, breast_cancer, diabetes_raw};
     use crate::fit::fit;
+    use crate::metrics::macro_f1;
     use crate::stop::StopReason;
     use downhill_nn::{LinearRegression, LogisticRegression};
     use downhill_optim::{Adam, AdamConfig, Momentum, MomentumConfig, Sgd, SgdConfig};
