@@ -139,16 +139,16 @@ fn parabola(figures: &mut Vec<(&'static str, String)>) -> Res<String> {
         };
         writeln!(out, "{lr:>5.2}  {x:>12.6}  {f:>12.6}  {:>10.3e}  {note}", (x - 3.0).abs())?;
         if lr != 0.5 {
-            let pts = h.points.iter().zip(&h.loss).take(12).map(|(p, &f)| (p[0], f)).collect();
+            let pts = h.points.iter().zip(&h.loss).take(7).map(|(p, &f)| (p[0], f)).collect();
             series.push(Series::new(format!("lr {lr}"), pts));
         }
     }
     // The curve itself, then the iterates (x_k, f(x_k)) joined in order.
     let curve =
-        (0..=100).map(|i| -1.0 + 8.0 * i as f64 / 100.0).map(|x| (x, (x - 3.0) * (x - 3.0))).collect();
+        (0..=100).map(|i| -7.0 + 20.0 * i as f64 / 100.0).map(|x| (x, (x - 3.0) * (x - 3.0))).collect();
     series.insert(0, Series::new("f(x) = (x - 3)^2", curve));
     let chart = LineChart {
-        title: "Gradient descent on (x - 3)^2 from x = 0 (first 12 iterates)".into(),
+        title: "Gradient descent on (x - 3)^2 from x = 0 (first 7 iterates)".into(),
         x_label: "x".into(),
         y_label: "f(x)".into(),
         log_x: false,
@@ -196,7 +196,7 @@ fn bowl(figures: &mut Vec<(&'static str, String)>) -> Res<String> {
         title: "(x - 1)^2 + 5(y + 2)^2: paths of gradient descent from (-3, 1)".into(),
         f: &f,
         x: (-4.0, 3.0),
-        y: (-4.0, 1.5),
+        y: (-5.0, 1.5),
         levels: 12,
         paths,
     };
