@@ -12,7 +12,8 @@
 #
 # Checks (each fails the script):
 #   - the build logs no warning or error (a broken {{#include}} is only a warning in mdBook);
-#   - no unresolved {{#include}} / {{#rustdoc_include}} is left in the HTML;
+#   - no unresolved {{#include}} / {{#rustdoc_include}} is left in the HTML, and every included file
+#     and named anchor exists (mdBook silently includes nothing for a missing anchor);
 #   - every ```rust block in book/src is only includes of compiled code, with no ignore / no_run;
 #   - every image the chapters show exists;
 #   - the chapters with math hold KaTeX output (a formula KaTeX rejects fails the build);
@@ -86,6 +87,15 @@ bad=$(awk '/^```rust/ { inrust = 1; next } /^```/ { inrust = 0; next }
     inrust && !/^\{\{#(rustdoc_)?include [^}]+\}\}$/ { print FILENAME ":" FNR ": " $0 }' book/src/*.md)
 [ -z "$bad" ] || fail "a rust block holds code typed into the book; include it from a compiled example instead:
 $bad"
+# mdBook includes nothing, silently, for an anchor the file does not have: check every anchor.
+while IFS=: read -r md file anchor; do
+    src="book/src/$file"
+    [ -f "$src" ] || fail "$md includes $file, which does not exist"
+    [ -z "$anchor" ] && continue
+    grep -qE "ANCHOR: *$anchor\b" "$src" && grep -qE "ANCHOR_END: *$anchor\b" "$src" ||
+        fail "$md includes anchor '$anchor' of $file, which has no ANCHOR/ANCHOR_END pair by that name"
+done < <(grep -oE '\{\{#(rustdoc_)?include [^}]+\}\}' book/src/*.md |
+    sed -E 's/^([^:]+):\{\{#(rustdoc_)?include ([^:} ]+)(:([A-Za-z_][A-Za-z0-9_]*))?.*$/\1:\3:\5/')
 for img in $(grep -ohE '\]\(generated/[^)]+\)' book/src/*.md | sed 's/^](//; s/)$//'); do
     [ -f "book/src/$img" ] || fail "missing figure book/src/$img (run scripts/book.sh --regenerate)"
 done
