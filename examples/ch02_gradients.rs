@@ -466,8 +466,8 @@ impl Model {
 // ANCHOR_END: model
 
 /// Section 5: the (n, 1) vs (n,) bug: numpy's silent result, and downhill's errors.
-fn shapes(data: &Data, figures: &mut Vec<(&'static str, String)>) -> Res<String> {
-    let mut out = String::new();
+fn shapes(data: &Data, figures: &mut Vec<(&'static str, String)>) -> Res<(String, String)> {
+    let (mut out, mut errors) = (String::new(), String::new());
     let (w, b) = start_point()?;
     let model = Model::new(&w, b)?;
     // ANCHOR: numpy_broadcast
@@ -517,11 +517,11 @@ fn shapes(data: &Data, figures: &mut Vec<(&'static str, String)>) -> Res<String>
     let y = tape.constant(&y_flat).reshape([N, 1]);
     let fixed = (model.predict(&tape, &data.x) - y).square().mean().item()?;
     // ANCHOR_END: strict
-    writeln!(out, "downhill, pred [{N}, 1] - y [{N}], from backward():\n  {}", shown(&e1))?;
-    writeln!(out, "downhill, mse_loss(pred [{N}, 1], y [{N}]):\n  {}", shown(&e2))?;
-    writeln!(out, "downhill, pred [{N}, 1] - y [1, {N}], from try_sub:\n  {}", shown(&e3))?;
-    writeln!(out, "downhill, x [{N}, 3] matmul w [3]:\n  {}", shown(&e4))?;
-    writeln!(out, "fixed with .reshape([{N}, 1]): loss {fixed:.6}")?;
+    writeln!(errors, "downhill, pred [{N}, 1] - y [{N}], from backward():\n  {}", shown(&e1))?;
+    writeln!(errors, "downhill, mse_loss(pred [{N}, 1], y [{N}]):\n  {}", shown(&e2))?;
+    writeln!(errors, "downhill, pred [{N}, 1] - y [1, {N}], from try_sub:\n  {}", shown(&e3))?;
+    writeln!(errors, "downhill, x [{N}, 3] matmul w [3]:\n  {}", shown(&e4))?;
+    writeln!(errors, "fixed with .reshape([{N}, 1]): loss {fixed:.6}")?;
 
     // What training on numpy's loss learns.
     let (right, wrong) = (train(data, false)?, train(data, true)?);
@@ -548,7 +548,7 @@ fn shapes(data: &Data, figures: &mut Vec<(&'static str, String)>) -> Res<String>
         ],
     };
     figures.push(("broadcast_training.svg", chart.to_svg()?));
-    Ok(out)
+    Ok((out, errors))
 }
 
 /// One run of plain gradient descent on the right loss or on numpy's broadcast loss.
@@ -717,13 +717,15 @@ fn checkpoint() -> Res<String> {
 pub fn chapter() -> Res<Chapter> {
     let data = data(2, N)?;
     let mut figures = Vec::new();
+    let (broadcast, shape_errors) = shapes(&data, &mut figures)?;
     let texts = vec![
         ("gradient.txt", gradient(&data)?),
+        ("finite_differences.txt", finite_differences(&data, &mut figures)?),
         ("gradcheck.txt", gradcheck(&data)?),
         ("tape.txt", tape_walk()?),
         ("bias.txt", bias(&data)?),
-        ("shapes.txt", shapes(&data, &mut figures)?),
-        ("finite_differences.txt", finite_differences(&data, &mut figures)?),
+        ("broadcast.txt", broadcast),
+        ("shape_errors.txt", shape_errors),
         ("checkpoint.txt", checkpoint()?),
     ];
     Ok(Chapter { texts, figures })
