@@ -465,6 +465,11 @@ impl Model {
 }
 // ANCHOR_END: model
 
+/// The error of a call that must fail (the example stops if it does not).
+fn the_error<T>(r: downhill::prelude::Result<T>) -> Res<downhill::prelude::Error> {
+    r.err().ok_or_else(|| "expected a shape error, got a value".into())
+}
+
 /// Section 5: the (n, 1) vs (n,) bug: numpy's silent result, and downhill's errors.
 fn shapes(data: &Data, figures: &mut Vec<(&'static str, String)>) -> Res<(String, String)> {
     let (mut out, mut errors) = (String::new(), String::new());
@@ -496,22 +501,18 @@ fn shapes(data: &Data, figures: &mut Vec<(&'static str, String)>) -> Res<(String
     // 1. Plain arithmetic records the first mistake on the tape; backward() returns it.
     let tape = Tape::new();
     let loss = (model.predict(&tape, &data.x) - tape.constant(&y_flat)).square().mean();
-    let e1 = loss.backward().err().ok_or("expected an error")?;
+    let e1 = the_error(loss.backward())?;
     // 2. The losses check that the prediction and the target have the same shape.
     let tape = Tape::new();
     let loss = mse_loss(model.predict(&tape, &data.x), tape.constant(&y_flat));
-    let e2 = loss.value().err().ok_or("expected an error")?;
+    let e2 = the_error(loss.value())?;
     // 3. A row [1, n] against the column [n, 1]; a try_* op returns its error at once.
     let tape = Tape::new();
     let y_row = tape.constant(&y_flat).reshape([1, N]);
-    let e3 = model.predict(&tape, &data.x).try_sub(y_row).err().ok_or("expected an error")?;
+    let e3 = the_error(model.predict(&tape, &data.x).try_sub(y_row))?;
     // 4. The weights as a flat [3] instead of a column [3, 1].
     let tape = Tape::new();
-    let e4 = tape
-        .constant(&data.x)
-        .try_matmul(tape.constant(&Tensor::vector(&w)))
-        .err()
-        .ok_or("expected an error")?;
+    let e4 = the_error(tape.constant(&data.x).try_matmul(tape.constant(&Tensor::vector(&w))))?;
     // The fix: make the target a column, the same shape as the prediction.
     let tape = Tape::new();
     let y = tape.constant(&y_flat).reshape([N, 1]);
