@@ -260,6 +260,7 @@ fn batches(
         let xs = |v: &[u64]| v.iter().enumerate().map(|(i, &x)| (x as f64, excess(i))).collect::<Vec<_>>();
         by_examples.push(Series::new(name.clone(), xs(&tr.examples)));
         by_updates.push(Series::new(name.clone(), xs(&tr.updates)));
+        // ANCHOR: tuning_row
         log.push(
             TuningRow::new(name)
                 .hyper("model", "linear")
@@ -272,6 +273,7 @@ fn batches(
                 .metric("val_loss", r.final_val_loss().unwrap_or(f64::NAN))
                 .stop(r.stop.code()),
         );
+        // ANCHOR_END: tuning_row
     }
     for (file, x_label, series) in [
         ("batches_examples.svg", "training examples seen (log scale)", by_examples),
@@ -493,8 +495,8 @@ fn schedule_section(
         "{:>16}  {:>10}  {:>10}  {:>8}  {:>22}",
         "schedule", "train loss", "above min", "val loss", "train loss, epochs 6-9"
     )?;
-    // ANCHOR: with_schedule
     for (name, schedule) in schedules(LR0, total)? {
+        // ANCHOR: with_schedule
         let (model, mut params) = linear(&d.train)?;
         // The schedule drives the rate; the optimizer's own lr is then unused.
         let mut opt = Sgd::new(SgdConfig::lr(LR0))?.with_schedule(schedule);
@@ -661,8 +663,9 @@ fn early_section(d: &Data, figures: &mut Vec<(&'static str, String)>, log: &mut 
         (Mlp::new(&mut p, "mlp", &SIZES, Activation::Relu, Init::HeNormal, &mut seeded_rng(1))?, p)
     };
     let mut opt = Sgd::new(SgdConfig::lr(0.01))?;
-    let cfg = FitConfig { early_stopping: Some(es), progress: ProgressMode::Never, ..FitConfig::default() };
     // ANCHOR: no_val
+    let cfg = FitConfig { early_stopping: Some(es), progress: ProgressMode::Never, ..FitConfig::default() };
+    // No validation set passed (None): fit refuses before taking a step.
     let err = fit(&net2, &mut p2, &mut opt, Loss::HalfMse, &d.train, None, &cfg);
     // ANCHOR_END: no_val
     match err {
