@@ -72,6 +72,13 @@ pub fn data() -> Res<Data> {
         |d: Dataset| -> Res<Dataset> { Ok(Dataset { x: xs.transform(&d.x)?, y: ys.transform(&d.y)?, ..d }) };
     Ok(Data { train: scale(train)?, val: scale(val)?, test: scale(test)? })
 }
+
+/// Linear regression with zero weights, one weight per feature of `d`.
+fn linear(d: &Dataset) -> downhill::train::Result<(LinearRegression, Params<f64>)> {
+    let mut params = Params::new();
+    let model = LinearRegression::new(&mut params, "lin", d.n_features())?;
+    Ok((model, params))
+}
 // ANCHOR_END: data
 
 /// `[1, x]ᵀ[1, x] / n` and `[1, x]ᵀ y / n`: the half-MSE of a linear model is a quadratic
@@ -130,12 +137,6 @@ fn half_mse(w: &[f64], d: &Dataset) -> f64 {
         })
         .sum();
     0.5 * sq / d.len() as f64
-}
-
-fn linear(d: &Dataset) -> downhill::train::Result<(LinearRegression, Params<f64>)> {
-    let mut params = Params::new();
-    let model = LinearRegression::new(&mut params, "lin", d.n_features())?;
-    Ok((model, params))
 }
 
 fn batch_name(b: usize) -> String {
