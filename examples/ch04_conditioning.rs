@@ -16,6 +16,7 @@
 use std::error::Error;
 use std::fmt::Write as _;
 
+use downhill::nn::loss::half_mse_loss;
 use downhill::nn::{L2, LinearRegression};
 use downhill::optim::{Clip, Optimizer, Sgd, SgdConfig};
 use downhill::prelude::{Params, Tape, Tensor};
@@ -297,7 +298,120 @@ fn doctor() -> Res<String> {
     Ok(out)
 }
 
-/// Section 4: gradient descent on raw against standardized features.
+// ANCHOR: lstsq
+/// Gradient descent on the half-MSE of `ŷ = x·w` (no bias: the columns and the target are
+/// centred), from `w = 0`, recording `w` before every step until `done(w)` or `steps` steps.
+fn descend_lstsq(
+    x: &Tensor<f64>,
+    y: &Tensor<f64>,
+    lr: f64,
+    steps: usize,
+    done: impl Fn(&[f64]) -> bool,
+) -> Res<Vec<Vec<f64>>> {
+    let mut params = Params::new();
+    let w = params.insert("w", Tensor::zeros([x.dims()[1], 1]))?;
+    let mut opt = Sgd::new(SgdConfig::lr(lr))?;
+    let mut tape = Tape::new();
+    let mut path = Vec::new();
+    for _ in 0..=steps {
+        path.push(params.get(w).data().to_vec());
+        if done(params.get(w).data()) {
+            break;
+        }
+        let pred = tape.constant(x).matmul(tape.param(&params, w));
+        let grads = half_mse_loss(pred, tape.constant(y)).backward()?;
+        tape.clear();
+        opt.step(&mut params, &grads)?;
+    }
+    Ok(path)
+}
+// ANCHOR_END: lstsq
+
+/// Section 4: two features of the diabetes data, raw (centred) and standardized: the paths.
+fn two_features(figures: &mut Figures) -> Res<String> {
+    let mut out = String::new();
+    let (train, _, _, _) = diabetes()?;
+    let scaler = StandardScaler::fit(&train.x)?;
+    let (n, p) = (train.len(), train.n_features());
+    let y_mean = train.y.data().iter().sum::<f64>() / n as f64;
+    let y: Vec<f64> = train.y.data().iter().map(|v| v - y_mean).collect();
+    let y = Tensor::from_vec(y, [n, 1])?;
+    writeln!(
+        out,
+        "half-MSE of y - mean(y) ~ w_sex * sex + w_s1 * s1 (columns centred), gradient descent at lr 1/L from w = 0"
+    )?;
+    writeln!(
+        out,
+        "{:>13}  {:>9}  {:>9}  {:>9}  {:>9}  {:>22}  {:>12}",
+        "features", "L", "mu", "kappa", "lr", "optimum (w_sex, w_s1)", "steps to 1e-3"
+    )?;
+    for standardized in [false, true] {
+        let cols = [1usize, 4]; // sex, s1
+        let mut x = Vec::with_capacity(2 * n);
+        for row in train.x.data().chunks_exact(p) {
+            for &j in &cols {
+                let c = row[j] - scaler.mean[j];
+                x.push(if standardized { c / scaler.std[j] } else { c });
+            }
+        }
+        // The Hessian G = xᵀx/n, the optimum w* = G⁻¹ xᵀy/n (2 × 2, solved by hand).
+        let (mut g, mut c) = ([0.0; 4], [0.0; 2]);
+        for (r, yi) in x.chunks_exact(2).zip(y.data()) {
+            for a in 0..2 {
+                c[a] += r[a] * yi / n as f64;
+                for b in 0..2 {
+                    g[2 * a + b] += r[a] * r[b] / n as f64;
+                }
+            }
+        }
+        let det = g[0] * g[3] - g[1] * g[2];
+        let opt = [(g[3] * c[0] - g[1] * c[1]) / det, (g[0] * c[1] - g[2] * c[0]) / det];
+        let ev = symmetric_eigenvalues(&g, 2);
+        let (mu, l) = (ev[0], ev[1]);
+        let lr = 1.0 / l;
+        let x = Tensor::from_vec(x, [n, 2])?;
+        let d0 = norm(&opt);
+        let near = |w: &[f64]| norm(&[w[0] - opt[0], w[1] - opt[1]]) <= 1e-3 * d0;
+        let path = descend_lstsq(&x, &y, lr, 100_000, near)?;
+        let name = if standardized { "standardized" } else { "raw" };
+        writeln!(
+            out,
+            "{name:>13}  {l:>9.3e}  {mu:>9.3e}  {:>9.1}  {lr:>9.3e}  {:>22}  {:>12}",
+            l / mu,
+            point(&opt),
+            path.len() - 1
+        )?;
+        let f = move |a: f64, b: f64| {
+            0.5 * (g[0] * a * a + 2.0 * g[1] * a * b + g[3] * b * b) - c[0] * a - c[1] * b
+        };
+        // Step 0, step 1, then every 25th of the first 4000 steps (the raw path is a slow crawl).
+        let shown: Vec<usize> = (0..=4000).filter(|&k| k <= 1 || k % 25 == 0).collect();
+        let pts: Vec<(f64, f64)> = shown.iter().filter_map(|&k| path.get(k)).map(|w| (w[0], w[1])).collect();
+        let (xs, ys): (Vec<f64>, Vec<f64>) = pts.iter().copied().chain([(opt[0], opt[1])]).unzip();
+        let span = |v: &[f64]| {
+            let (lo, hi) =
+                v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            let pad = 0.15 * (hi - lo).max(1e-9);
+            (lo - pad, hi + pad)
+        };
+        let contour = ContourChart {
+            title: format!("{name} (kappa {:.0}): w_sex across, w_s1 up; lr 1/L from 0", l / mu),
+            f: &f,
+            x: span(&xs),
+            y: span(&ys),
+            levels: 14,
+            paths: vec![
+                Series::new(format!("lr {lr:.3e}"), pts),
+                Series::new("optimum", vec![(opt[0], opt[1])]),
+            ],
+        };
+        let file = if standardized { "two_standardized.svg" } else { "two_raw.svg" };
+        figures.push((file, contour.to_svg()?));
+    }
+    Ok(out)
+}
+
+/// Section 5: gradient descent on raw against standardized features.
 fn raw_vs_standardized(figures: &mut Figures) -> Res<String> {
     let mut out = String::new();
     let (train, test, train_z, test_z) = diabetes()?;
@@ -438,6 +552,14 @@ fn clipping(figures: &mut Figures) -> Res<String> {
         point(&last),
         clipped.loss.last().copied().unwrap_or(f64::NAN)
     )?;
+    // Every step of the first 100, then every 50th (the SVG stays small).
+    let shown = clipped
+        .points
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k <= 100 || k % 50 == 0)
+        .map(|(_, p)| (p[0], p[1]));
+    let shown = shown.collect();
     let f = |x: f64, y: f64| ((1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)).ln_1p();
     let contour = ContourChart {
         title: "ln(1 + rosenbrock): clipped gradient descent from (-2, -2)".into(),
@@ -445,7 +567,7 @@ fn clipping(figures: &mut Figures) -> Res<String> {
         x: (-2.5, 2.0),
         y: (-2.5, 4.5),
         levels: 14,
-        paths: vec![Series::new("clipped at 100", clipped.points.iter().map(|p| (p[0], p[1])).collect())],
+        paths: vec![Series::new("clipped at 100", shown)],
     };
     figures.push(("clip_path.svg", contour.to_svg()?));
     let chart = LineChart {
@@ -574,6 +696,7 @@ pub fn chapter() -> Res<Chapter> {
         ("kappa.txt", kappa(&mut figures)?),
         ("zigzag.txt", zigzag(&mut figures)?),
         ("doctor.txt", doctor()?),
+        ("two_features.txt", two_features(&mut figures)?),
         ("raw_vs_standardized.txt", raw_vs_standardized(&mut figures)?),
         ("l2.txt", l2(&mut figures)?),
         ("clipping.txt", clipping(&mut figures)?),
