@@ -191,6 +191,7 @@ pub fn train_and_check(
     let result = trainer.result();
     drop(trainer); // gives `params` back
 
+    // Both datasets arrive on a common scale (standardized, or pixels / 16).
     let context = DataContext { task: None, loss: Some(loss.name().to_string()), standardized: true };
     let mut findings = doctor::check_data(&data.train, &context);
     findings.extend(doctor::check_run(model, params, loss, &result, &data.train)?);
