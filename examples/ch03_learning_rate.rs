@@ -488,7 +488,10 @@ fn schedule_section(
             write!(out, "  {:>7.5}", s.lr_at(step))?;
         }
         writeln!(out)?;
-        curves.push(Series::new(name, (0..total).map(|k| (k as f64, s.lr_at(k))).collect()));
+        // Every 10th update and both sides of every break is enough to draw the curves.
+        let breaks = [third - 1, third, 2 * third - 1, 2 * third, total / 20, total - 1];
+        let ks = (0..total).filter(|k| k % 10 == 0 || breaks.contains(k));
+        curves.push(Series::new(name, ks.map(|k| (k as f64, s.lr_at(k))).collect()));
     }
     writeln!(out)?;
     writeln!(
