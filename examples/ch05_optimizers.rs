@@ -152,7 +152,9 @@ fn defaults() -> Res<String> {
     Ok(out)
 }
 
-/// The point after each step, from a 2-D start (`steps + 1` points).
+// ANCHOR: helpers
+/// Runs `opt` on a 2-D surface and returns the start and the point after each step
+/// (`downhill::train::report::surface_path`: gradients from the tape, as in chapter 1).
 fn path(
     surface: Surface,
     opt: &mut dyn Optimizer<f64>,
@@ -162,11 +164,13 @@ fn path(
     Ok(surface_path(surface, opt, start, steps)?)
 }
 
+/// f at a point.
 fn value(surface: Surface, p: (f64, f64)) -> Res<f64> {
     let tape = Tape::new();
     Ok(surface.eval(tape.constant(&Tensor::vector(&[p.0, p.1]))).item()?)
 }
 
+/// ∇f at a point, from the tape.
 fn gradient(surface: Surface, p: &[f64]) -> Res<Vec<f64>> {
     let mut params = Params::new();
     let v = params.insert("v", Tensor::vector(p))?;
@@ -174,6 +178,7 @@ fn gradient(surface: Surface, p: &[f64]) -> Res<Vec<f64>> {
     let grads = surface.eval(tape.param(&params, v)).backward()?;
     Ok(grads.try_get(v)?.data().to_vec())
 }
+// ANCHOR_END: helpers
 
 fn max_gap(a: &[(f64, f64)], b: &[(f64, f64)]) -> f64 {
     a.iter().zip(b).map(|(p, q)| (p.0 - q.0).abs().max((p.1 - q.1).abs())).fold(0.0, f64::max)
@@ -271,6 +276,22 @@ fn nesterov() -> Res<String> {
     Ok(out)
 }
 
+// ANCHOR: adam_by_hand
+/// One Adam step for one coordinate, by hand (lr 0.1, the default betas and eps): updates the
+/// moments `m`, `v` with the gradient `g` of step `t` (from 1) and returns m̂, v̂, the step, and
+/// the step without the bias correction.
+fn adam_by_hand(m: &mut f64, v: &mut f64, g: f64, t: i32) -> (f64, f64, f64, f64) {
+    let (lr, b1, b2, eps) = (0.1, 0.9, 0.999, 1e-8);
+    *m = b1 * *m + (1.0 - b1) * g;
+    *v = b2 * *v + (1.0 - b2) * g * g;
+    let m_hat = *m / (1.0 - b1.powi(t)); // bias correction
+    let v_hat = *v / (1.0 - b2.powi(t));
+    let step = lr * m_hat / (v_hat.sqrt() + eps);
+    let uncorrected = lr * *m / (v.sqrt() + eps);
+    (m_hat, v_hat, step, uncorrected)
+}
+// ANCHOR_END: adam_by_hand
+
 /// Section 4: Adam's moments and bias correction over the first steps, by hand and from the
 /// optimizer's own state.
 fn adam_bias() -> Res<String> {
@@ -287,23 +308,15 @@ fn adam_bias() -> Res<String> {
     )?;
     let mut worst_state: f64 = 0.0;
     let mut worst_step: f64 = 0.0;
-    // ANCHOR: adam_by_hand
-    let (lr, b1, b2, eps) = (0.1, 0.9, 0.999, 1e-8);
     let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
     for t in 1..=5 {
         let before = params.get(xy).data().to_vec();
         let g = gradient(surface, &before)?;
         let mut rows = Vec::new();
         for i in 0..2 {
-            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
-            let m_hat = m[i] / (1.0 - b1.powi(t)); // bias correction
-            let v_hat = v[i] / (1.0 - b2.powi(t));
-            let step = lr * m_hat / (v_hat.sqrt() + eps);
-            let uncorrected = lr * m[i] / (v[i].sqrt() + eps);
+            let (m_hat, v_hat, step, uncorrected) = adam_by_hand(&mut m[i], &mut v[i], g[i], t);
             rows.push((g[i], m[i], v[i], m_hat, v_hat, step, uncorrected));
         }
-        // ANCHOR_END: adam_by_hand
         let tape = Tape::new();
         let grads = surface.eval(tape.param(&params, xy)).backward()?;
         drop(tape);
@@ -741,7 +754,6 @@ fn checkpoint() -> Res<String> {
             Box::new(Momentum::new(MomentumConfig { lr: heavy_lr, beta: heavy_beta, ..Default::default() })?),
         ),
     ];
-    // ANCHOR_END: checkpoint
     writeln!(out, "seed 5, start ({:.6}, {:.6}), surface {}", start[0], start[1], surface.name())?;
     for (name, opt) in runs.iter_mut() {
         let p = path(surface, opt.as_mut(), start, 2000)?;
@@ -756,6 +768,7 @@ fn checkpoint() -> Res<String> {
         let first = first.map_or("not within 2000".to_string(), |k| k.to_string());
         writeln!(out, "{name:<40} |grad| < 1e-8 after {first} steps")?;
     }
+    // ANCHOR_END: checkpoint
     Ok(out)
 }
 
