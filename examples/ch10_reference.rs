@@ -78,6 +78,14 @@ pub fn tidy(message: impl Display) -> String {
 }
 // ANCHOR_END: cases
 
+/// One message, for the anatomy of an error.
+fn anatomy() -> Res<String> {
+    let t = Tape::new();
+    let (pred, y) = (t.constant(&Tensor::<f64>::zeros([32, 1])), t.constant(&Tensor::zeros([32])));
+    let err = mse_loss(pred, y).backward().err().ok_or("mse_loss accepted a [32] target")?;
+    Ok(format!("{}\n", tidy(err)))
+}
+
 // ANCHOR: shapes
 fn shapes() -> Res<String> {
     let mut c = Cases::default();
@@ -453,6 +461,7 @@ pub fn without_location(message: &str) -> String {
 /// Runs every section of the chapter.
 pub fn chapter() -> Res<Chapter> {
     let texts = vec![
+        ("anatomy.txt", anatomy()?),
         ("errors_shapes.txt", shapes()?),
         ("errors_autodiff.txt", autodiff()?),
         ("errors_params.txt", params()?),
