@@ -90,11 +90,6 @@ fn every_error_variant_a_user_can_hit_is_shown() {
             assert!(skip || shown.contains(&v.as_str()), "{file}: {name}::{v} is not in the error reference");
         }
     }
-    assert_eq!(
-        variants("crates/tensor/src/error.rs", "Error").len(),
-        38,
-        "a new variant? show it in chapter 10"
-    );
 }
 
 #[test]
