@@ -21,10 +21,13 @@ use std::fmt::Write as _;
 
 use downhill::gradcheck::GradCheck;
 use downhill::nn::loss::check_same_shape;
-use downhill::nn::{Init, Linear, Module};
+use downhill::nn::{Init, Linear, LogisticRegression, Module};
 use downhill::optim::{Optimizer, OptimizerState};
 use downhill::prelude::{Error, Float, Grads, ParamId, Params, Result, Tape, Tensor, Var, seeded_rng};
 use downhill::tensor::{CustomOp, Site, TensorRef};
+use downhill::train::checkpoint::Checkpoint;
+use downhill::train::data::{Toy, toy};
+use downhill::train::fit::{FitConfig, Loss, Trainer};
 use downhill::train::plot::{LineChart, Series};
 
 type Res<T> = std::result::Result<T, Box<dyn StdError>>;
@@ -643,8 +646,42 @@ fn optimizer() -> Res<String> {
     writeln!(out, "load into beta2 = 0.98: {err}")?;
     let err = Lion::<f64>::new(LionConfig { beta1: 1.0, ..config }).err().map(|e| e.to_string());
     writeln!(out, "beta1 = 1: {}", err.unwrap_or_default())?;
+    let (straight, resumed) = lion_in_trainer()?;
+    writeln!(
+        out,
+        "\nin a Trainer, 12 steps straight vs 5 + checkpoint + 7: {} vs {}, bit-identical: {}",
+        row(&straight),
+        row(&resumed),
+        straight == resumed
+    )?;
     Ok(out)
 }
+
+// ANCHOR: lion_trainer
+/// Lion inside the train crate's `Trainer`: 12 steps of logistic regression straight, against 5
+/// steps, a checkpoint through bytes, and 7 more in a fresh trainer. Returns both parameter
+/// vectors.
+pub fn lion_in_trainer() -> Res<(Vec<f64>, Vec<f64>)> {
+    let data = toy(Toy::Moons, 64, 0.2, 3)?;
+    let cfg = FitConfig { epochs: 3, batch_size: 16, seed: 3, ..FitConfig::default() };
+    let run = |resume: Option<&Checkpoint<f64>>, until: u64| -> Res<(Vec<f64>, Checkpoint<f64>)> {
+        let mut params = Params::new();
+        let model = LogisticRegression::new(&mut params, "logreg", 2)?;
+        let mut opt = Lion::new(LionConfig { lr: 0.01, ..LionConfig::default() })?;
+        let mut t = Trainer::new(&model, &mut params, &mut opt, Loss::BceWithLogits, &data, None, &cfg)?;
+        if let Some(ckpt) = resume {
+            t.resume(ckpt)?; // loads the weights and calls Lion's load_state
+        }
+        t.run_until(until)?;
+        let ckpt = t.checkpoint()?; // calls Lion's state
+        Ok((t.params().iter().flat_map(|(_, _, p)| p.data().to_vec()).collect(), ckpt))
+    };
+    let (straight, _) = run(None, 12)?;
+    let (_, at5) = run(None, 5)?;
+    let (resumed, _) = run(Some(&Checkpoint::from_bytes(&at5.to_bytes()?)?), 12)?;
+    Ok((straight, resumed))
+}
+// ANCHOR_END: lion_trainer
 
 // ANCHOR: quantile_fit
 /// Fits `y ≈ w·x + b` with the pinball loss at level `tau` and Lion; returns `(w, b)` and the

@@ -298,3 +298,15 @@ fn quantile_lines_cover_their_quantile() {
         assert!((w + 1.0).abs() < 0.3, "tau {tau}: slope {w}");
     }
 }
+
+#[test]
+fn lion_runs_in_the_trainer_and_resumes_from_its_checkpoint_bit_for_bit() {
+    let (straight, resumed) = chapter::lion_in_trainer().unwrap();
+    assert_eq!(straight.len(), 3);
+    assert_eq!(
+        straight.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        resumed.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    // Sign updates: after 12 steps of lr 0.01 no coordinate is further than 0.12 from 0.
+    assert!(straight.iter().all(|x| x.abs() <= 0.12 + 1e-12), "{straight:?}");
+}
