@@ -55,10 +55,14 @@ impl Chapter {
     }
 }
 
+// ANCHOR: standardize
+/// The rows of `d` with every feature standardized (mean 0, standard deviation 1) by a
+/// `StandardScaler` fitted on those rows.
 fn standardize(d: &Dataset) -> Res<Dataset> {
     let scaler = StandardScaler::fit(&d.x)?;
     Ok(Dataset { x: scaler.transform(&d.x)?, ..d.clone() })
 }
+// ANCHOR_END: standardize
 
 fn short(r: &StopReason) -> String {
     r.to_string().split("; ").next().unwrap_or_default().to_string()
@@ -107,8 +111,13 @@ pub fn naive_log_loss<'t>(p: Var<'t, f64>, y: Var<'t, f64>) -> Var<'t, f64> {
 /// Diagnosis 1: unscaled features.
 fn unscaled(raw: &Dataset) -> Res<String> {
     let mut out = String::new();
+    // ANCHOR: doctor_data
+    // What `downhill doctor FILE --loss bce_with_logits` runs: check_data, ranked by Report.
     let ctx = DataContext { loss: Some("bce_with_logits".into()), ..DataContext::default() };
-    doctor(&mut out, "raw churn features, loss bce_with_logits", check_data(raw, &ctx))?;
+    let report = Report::new(check_data(raw, &ctx));
+    // ANCHOR_END: doctor_data
+    writeln!(out, "doctor: raw churn features, loss bce_with_logits")?;
+    write!(out, "{report}")?;
 
     // ANCHOR: unscaled
     // The stable loss on logits, through the fit loop: full-batch gradient descent at lr 0.1.

@@ -7,10 +7,17 @@
 mod chapter;
 
 use std::path::Path;
+use std::sync::OnceLock;
+
+/// The chapter runs for a few seconds: both tests share one run.
+fn chapter() -> &'static chapter::Chapter {
+    static CH: OnceLock<chapter::Chapter> = OnceLock::new();
+    CH.get_or_init(|| chapter::chapter().unwrap())
+}
 
 #[test]
 fn committed_output_and_figures_match_the_example() {
-    let ch = chapter::chapter().unwrap();
+    let ch = chapter();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/ch07");
     let mut names = Vec::new();
     for (name, content) in ch.texts.iter().chain(&ch.figures) {
@@ -35,6 +42,6 @@ fn committed_output_and_figures_match_the_example() {
 
 #[test]
 fn checkpoint_output() {
-    let ch = chapter::chapter().unwrap();
+    let ch = chapter();
     insta::assert_snapshot!("ch07_checkpoint", ch.text("checkpoint.txt"));
 }
