@@ -704,7 +704,7 @@ fn checkpoint() -> Res<String> {
     let hand: Vec<f64> = hand_w.iter().copied().chain([hand_b]).collect();
     let tape: Vec<f64> = tape_w.iter().copied().chain([tape_b]).collect();
     // ANCHOR_END: checkpoint
-    writeln!(out, "seed 11, 50 rows, w = [0.5, 0.5, 0.5], b = -1")?;
+    writeln!(out, "seed 11, 50 rows, w = {w:?}, b = {b}")?;
     writeln!(out, "loss                   {:.6}", loss(&data.x, &data.y, &w, b))?;
     writeln!(out, "by hand  [w1, w2, w3, b] = {}", fmt_vec(&hand))?;
     writeln!(out, "tape     [w1, w2, w3, b] = {}", fmt_vec(&tape))?;

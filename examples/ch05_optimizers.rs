@@ -578,6 +578,8 @@ fn contender(kind: &'static str, lr: f64) -> Contender<'static, f64> {
 
 /// Learning rates tried for every optimizer, a factor of about 3 apart.
 const GRID: [f64; 9] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0];
+/// The two benchmark budgets in updates, with the tag naming their output files.
+const BUDGETS: [(u64, &str); 2] = [(30, "short"), (300, "long")];
 /// The seeds of the tuning runs (none of them an evaluation seed).
 const TUNING_SEEDS: [u64; 3] = [100, 101, 102];
 /// The evaluation seeds.
@@ -656,13 +658,15 @@ fn benchmark(figures: &mut Vec<(&'static str, String)>) -> Res<Vec<(&'static str
     )?;
     writeln!(
         setup,
-        "batch 32 ({} updates per epoch); budgets: 30 and 300 updates",
-        data.0.len().div_ceil(32)
+        "batch 32 ({} updates per epoch); budgets: {} and {} updates",
+        data.0.len().div_ceil(32),
+        BUDGETS[0].0,
+        BUDGETS[1].0
     )?;
     writeln!(setup, "learning rates tried: {}", GRID.map(num).join(", "))?;
     writeln!(setup, "tuning seeds {TUNING_SEEDS:?}; evaluation seeds {SEEDS:?}")?;
     texts.push(("benchmark_setup.txt", setup));
-    for (updates, tag) in [(30u64, "short"), (300, "long")] {
+    for (updates, tag) in BUDGETS {
         let (md, chosen, curves) = tune(updates, &data)?;
         let mut contenders: Vec<_> = KINDS.iter().zip(&chosen).map(|(&k, &lr)| contender(k, lr)).collect();
         let c = run_compare(&mut contenders, &SEEDS, updates, Some(0.08), &data)?;
