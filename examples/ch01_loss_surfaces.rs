@@ -238,13 +238,13 @@ fn guards() -> Res<String> {
         let reason = reason.split(';').next().unwrap_or("").to_string();
         writeln!(out, "lr 1.0, {name}: steps taken {}; {reason}", h.step_norm.len())?;
     }
-    let slow = descend(Surface::Parabola, &[0.0], 1.1, 200, &Guards::default())?;
+    let slow = descend(Surface::Parabola, &[0.0], 1.1, 201, &Guards::default())?;
     let last = slow.loss.last().copied().unwrap_or(f64::NAN);
     writeln!(
         out,
         "parabola, lr 1.1: {}; loss after {} steps {last:.3e}",
         ending(&slow),
-        slow.step_norm.len()
+        slow.loss.len() - 1
     )?;
     Ok(out)
 }

@@ -96,17 +96,38 @@ impl StopReason {
     }
 }
 
+/// A number with `digits` decimals, in scientific notation once it reaches a million (or is below
+/// 1e-4 and not zero), so that a diverging loss prints as `6.316468e9`, not as a 100-digit number.
+struct Readable(f64, usize);
+
+impl fmt::Display for Readable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Readable(x, digits) = *self;
+        let a = x.abs();
+        if !x.is_finite() || x == 0.0 || (1e-4..1e6).contains(&a) {
+            write!(f, "{x:.digits$}")
+        } else {
+            write!(f, "{x:.digits$e}")
+        }
+    }
+}
+
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StopReason::MaxEpochs => write!(f, "ran all epochs"),
             StopReason::MaxSteps => write!(f, "reached the step budget"),
             StopReason::EarlyStopping { best_epoch, best_loss } => {
-                write!(f, "early stopping: best validation loss {best_loss:.6} at epoch {best_epoch}")
+                write!(
+                    f,
+                    "early stopping: best validation loss {} at epoch {best_epoch}",
+                    Readable(*best_loss, 6)
+                )
             }
             StopReason::NonFinite { step, loss } => write!(f, "loss became {loss} at step {step}"),
             StopReason::LossJump { step, from, to } => {
-                write!(f, "loss jumped from {from:.6} to {to:.6} at step {step} ({:.1}x)", to / from)
+                let (from, to, ratio) = (Readable(*from, 6), Readable(*to, 6), Readable(to / from, 1));
+                write!(f, "loss jumped from {from} to {to} at step {step} ({ratio}x)")
             }
             StopReason::ParamNorm { step, norm, bound } => {
                 write!(f, "parameter norm {norm:.4e} passed its bound {bound:.4e} at step {step}")
@@ -255,6 +276,24 @@ impl EarlyStopping {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_and_tiny_losses_print_in_scientific_notation() {
+        let jump = StopReason::LossJump { step: 1, from: 14355.549435, to: 6316467711.561313 };
+        let text = jump.to_string();
+        assert!(
+            text.starts_with("loss jumped from 14355.549435 to 6.316468e9 at step 1 (440001.8x)"),
+            "{text}"
+        );
+        let huge = StopReason::LossJump { step: 3, from: 2.0, to: 2.8e198 };
+        assert!(
+            huge.to_string().starts_with("loss jumped from 2.000000 to 2.800000e198 at step 3 (1.4e198x)")
+        );
+        let tiny = StopReason::EarlyStopping { best_epoch: 4, best_loss: 3.5e-9 };
+        assert_eq!(tiny.to_string(), "early stopping: best validation loss 3.500000e-9 at epoch 4");
+        let zero = StopReason::EarlyStopping { best_epoch: 0, best_loss: 0.0 };
+        assert_eq!(zero.to_string(), "early stopping: best validation loss 0.000000 at epoch 0");
+    }
 
     #[test]
     fn guards_stop_on_nan_jumps_norms_and_streaks() {

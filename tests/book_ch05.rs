@@ -1,0 +1,78 @@
+//! Book, chapter 5: the checkpoint output is a snapshot, the printed output and figures committed
+//! under `book/src/generated/ch05/` are exactly what `examples/ch05_optimizers.rs` produces now
+//! (regenerate them with `scripts/book.sh --regenerate`), and the line ranges the chapter
+//! includes from the optimizer crate still cover whole blocks of code.
+
+#[allow(dead_code)]
+#[path = "../examples/ch05_optimizers.rs"]
+mod chapter;
+
+use std::path::Path;
+
+#[test]
+fn committed_output_and_figures_match_the_example() {
+    let ch = chapter::chapter().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/ch05");
+    let mut names = Vec::new();
+    for (name, content) in ch.texts.iter().chain(&ch.figures) {
+        let path = dir.join(name);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == *content,
+            "{} differs from what examples/ch05_optimizers.rs produces now; run scripts/book.sh --regenerate",
+            path.display()
+        );
+        names.push(name.to_string());
+    }
+    // No stale files left behind by an older version of the example.
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    names.sort();
+    assert_eq!(on_disk, names, "stray or missing files in {}", dir.display());
+}
+
+#[test]
+fn checkpoint_output() {
+    let ch = chapter::chapter().unwrap();
+    insta::assert_snapshot!("ch05_checkpoint", ch.text("checkpoint.txt"));
+}
+
+/// The chapter shows each update rule by including a line range of `crates/optim/src`
+/// (`{{#include ../../crates/optim/src/adam.rs:71:90}}`). Line numbers drift when the file
+/// changes, so check that every range still starts a block (`fn update`, `match decay`) and ends
+/// on the closing brace at the same indentation.
+#[test]
+fn included_crate_line_ranges_are_whole_blocks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let md = std::fs::read_to_string(root.join("book/src/ch05-optimizers.md")).unwrap();
+    let mut checked = 0;
+    for line in md.lines() {
+        let Some(rest) = line.strip_prefix("{{#include ../../crates/") else { continue };
+        let spec = rest.trim_end_matches("}}");
+        let mut parts = spec.split(':');
+        let (file, a, b) = (parts.next().unwrap(), parts.next(), parts.next());
+        let (a, b): (usize, usize) = (a.unwrap().parse().unwrap(), b.unwrap().parse().unwrap());
+        let src = std::fs::read_to_string(root.join("crates").join(file)).unwrap();
+        let lines: Vec<&str> = src.lines().collect();
+        let (first, last) = (lines[a - 1], lines[b - 1]);
+        let indent = |s: &str| s.len() - s.trim_start().len();
+        assert!(
+            first.contains("fn update") || first.contains("match decay"),
+            "crates/{file}:{a} no longer starts the block the chapter shows: {first:?}"
+        );
+        assert!(
+            last.trim() == "}" && indent(last) == indent(first),
+            "crates/{file}:{b} is not the end of the block starting at line {a}: {last:?}"
+        );
+        let inner = &lines[a..b - 1];
+        assert!(
+            inner.iter().all(|l| l.trim().is_empty() || indent(l) > indent(first)),
+            "crates/{file}:{a}:{b} holds more than one block"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "expected the chapter to include the update rules, found {checked}");
+}
