@@ -161,6 +161,7 @@ impl<T: Float, R: Rule> Engine<T, R> {
             slot.step += 1;
             let g = &mut self.scratch[k];
             let p = params.get_mut(id).data_mut();
+            // ANCHOR: decay
             match decay {
                 WeightDecay::None => {}
                 WeightDecay::L2(l) => {
@@ -176,6 +177,7 @@ impl<T: Float, R: Rule> Engine<T, R> {
                     }
                 }
             }
+            // ANCHOR_END: decay
             self.rule.update(p, g.data(), &mut slot.bufs, lr_p, slot.step);
         }
         self.ids = ids;
