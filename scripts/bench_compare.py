@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Merge downhill's divan output with the peers' overhead JSON into one table.
+"""Merge downhill's divan output with the peers' JSON results into one table.
 
 Called by scripts/bench_compare.sh (which runs both sides in one go); stdlib only.
 
     python3 scripts/bench_compare.py DIVAN_OUTPUT.txt PEERS_OVERHEAD.json [--json OUT.json]
-        [--threads N]
+        [--threads N] [--workloads-1t DIVAN_1T.txt --workloads-2t DIVAN_2T.txt
+         --w1 PEERS_LOGREG.json --w2 PEERS_MLP.json --markdown OUT.md --header TEXT]
+
+The workload table (W1, W2a, W2b, W3 at 1 and 2 threads) compares medians as downhill / best
+peer (0.50x = downhill takes half the best peer's time; the goal is <= 0.80x).
 
 Ratios are peer time / downhill time, so 125x means downhill's step is 125 times faster. Each peer
 is compared with downhill in its own dtype (torch and JAX run float32, numpy and micrograd float64).
@@ -80,12 +84,77 @@ def table(rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
+# (row label, divan path, peer file key, peer dtype, peer shape) of the workload table.
+WORKLOADS = [
+    ("W1 logistic regression GD, 200k×12, f64", "w1/f64", "w1", "float64", None),
+    ("W1 same, f32", "w1/f32", "w1", "float32", None),
+    ("W2a MLP 64-128-10, batch 64, Adam, f32", "w2/a", "w2", None, "A"),
+    ("W2b MLP 784-256-10, batch 128, Adam, f32", "w2/b", "w2", None, "B"),
+]
+PEER_NAMES = {"numpy": "numpy", "torch-eager": "PyTorch", "jax-jit": "JAX"}
+GOAL = 0.80
+
+
+def workload_table(args, w3_divan: dict, w3_peers: dict) -> tuple[str, dict]:
+    """The one table of the issue: per workload and thread count, every peer's median, the best
+    peer, downhill's median and downhill / best peer. Returns (markdown, summary)."""
+    divan = {1: parse_divan(args.workloads_1t.read_text()), 2: parse_divan(args.workloads_2t.read_text())}
+    peer_rows = {"w1": json.loads(args.w1.read_text())["results"], "w2": json.loads(args.w2.read_text())["results"]}
+    head = ["workload", "threads", "numpy", "PyTorch", "JAX", "best peer", "downhill", "downhill / best", "≤ 0.80×"]
+    rows, summary = [head], []
+    for label, key, src, dtype, shape in WORKLOADS:
+        for th in (1, 2):
+            peers = {}
+            for r in peer_rows[src]:
+                if r["threads"] != th or (dtype and r.get("dtype") != dtype) or (shape and r.get("shape") != shape):
+                    continue
+                peers[PEER_NAMES.get(r["impl"], r["impl"])] = r["ms_median"]
+            d = divan[th].get(key)
+            mine = d["median"] * 1e3 if d else None
+            best = min(peers.items(), key=lambda kv: kv[1]) if peers else None
+            ratio = mine / best[1] if (mine and best) else None
+            summary.append({"workload": label, "threads": th, "peers_ms": peers, "downhill_ms": mine,
+                            "best_peer": best[0] if best else None, "ratio": ratio})
+            cell = lambda name: f"{peers[name]:.3f}" if name in peers else "-"  # noqa: E731
+            rows.append([label if th == 1 else "", str(th), cell("numpy"), cell("PyTorch"), cell("JAX"),
+                         f"{best[0]} {best[1]:.3f}" if best else "-", f"{mine:.3f}" if mine else "-",
+                         f"{ratio:.2f}×" if ratio else "-", ("yes" if ratio <= GOAL else "no") if ratio else "-"])
+    # W3 (µs): the overhead script runs each peer on one thread; numpy by hand in f64, the others f32.
+    w3 = {"numpy": ("numpy-hand", "f64"), "PyTorch": ("torch-eager", "f32"), "JAX": ("jax-jit-step", "f32")}
+    for dt in ("f64", "f32"):
+        d = w3_divan.get(f"gd_step/{dt}")
+        peers = {n: w3_peers[k]["us_median"] / 1e3 for n, (k, pdt) in w3.items() if k in w3_peers and pdt == dt}
+        if not d or not peers:
+            continue
+        mine = d["median"] * 1e3
+        best = min(peers.items(), key=lambda kv: kv[1])
+        ratio = mine / best[1]
+        summary.append({"workload": f"W3 {dt}", "threads": 1, "peers_ms": peers, "downhill_ms": mine,
+                        "best_peer": best[0], "ratio": ratio})
+        cell = lambda name: f"{peers[name] * 1e3:.2f} µs" if name in peers else "-"  # noqa: E731
+        rows.append([f"W3 2-element GD step, {dt} (µs)", "1", cell("numpy"), cell("PyTorch"), cell("JAX"),
+                     f"{best[0]} {best[1] * 1e3:.2f} µs", f"{mine * 1e3:.3f} µs", f"{ratio:.2f}×",
+                     "yes" if ratio <= GOAL else "no"])
+    md = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    print("\n== W1/W2 ms per step (medians), W3 µs; downhill / best peer (goal ≤ 0.80×)")
+    print(table(rows, right={1, 2, 3, 4, 5, 6, 7}))
+    return "\n".join(md) + "\n", {"rows": summary}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("divan", type=Path)
     ap.add_argument("peers", type=Path)
     ap.add_argument("--json", type=Path, help="also write the merged numbers here")
     ap.add_argument("--threads", default="?", help="MATMUL_NUM_THREADS used for the matmul benches")
+    ap.add_argument("--workloads-1t", type=Path, help="divan output of benches/workloads.rs at 1 thread")
+    ap.add_argument("--workloads-2t", type=Path, help="the same at 2 threads")
+    ap.add_argument("--w1", type=Path, help="the peers' logreg_fullbatch JSON")
+    ap.add_argument("--w2", type=Path, help="the peers' mlp_minibatch JSON")
+    ap.add_argument("--markdown", type=Path, action="append", default=[],
+                    help="write the workload table as markdown here (repeatable)")
+    ap.add_argument("--header", default="", help="text put above the markdown table")
     args = ap.parse_args()
 
     bench = parse_divan(args.divan.read_text())
@@ -168,6 +237,13 @@ def main() -> int:
         verdict = "met" if worst <= MATMUL_TARGET else "NOT met"
         print(f"   matmul tape/raw (fastest samples, robust to other load), worst case: {worst:.3f}"
               f" (target ≤ {MATMUL_TARGET:.2f}): {verdict}")
+
+    if args.workloads_1t and args.workloads_2t and args.w1 and args.w2:
+        md, summary["workloads"] = workload_table(args, bench, peers)
+        for path in args.markdown:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(args.header + md)
+            print(f"wrote {path}")
 
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # downhill vs its peers, in one go on the same machine: runs downhill's divan benches
-# (benches/tensor.rs) and the peers' per-step overhead script (workload W3 of
-# /work/shared/peers/README.md: PyTorch eager, JAX jit per step, numpy by hand, micrograd), then
-# prints one table of downhill's µs/step with the ratio to each peer, the matmul tape-vs-raw
-# ratio and the per-op overhead. About 3 minutes. Not part of CI: it needs the ~6 GB peer venv.
+# (benches/tensor.rs; benches/workloads.rs at 1 and 2 threads) and the peers' scripts for the
+# workloads of /work/shared/peers/README.md (W1 logistic regression, W2 MLP + Adam, W3 per-step
+# overhead: numpy, PyTorch eager, JAX jit, micrograd), then prints one table of W1/W2/W3 with
+# downhill / best peer per thread count, plus the W3 ratios, the matmul tape-vs-raw ratio and the
+# per-op overhead. About 10 minutes. Not part of CI: it needs the ~6 GB peer venv.
 #
 #   bash scripts/bench_compare.sh
+#   BOOK_SNAPSHOT=1 bash scripts/bench_compare.sh   # also write book/src/generated/perf/table.md
 #
 # Environment:
 #   PEERS_VENV        the peer venv (default $HOME/.venv-peers; PEERS_PY overrides the python)
@@ -15,6 +17,8 @@
 #   MATMUL_NUM_THREADS  matrixmultiply threads for the matmul benches (default 1: the tape-vs-raw
 #                     ratio is steadier on one core of a shared 2-core machine)
 #   DIVAN_ARGS        extra arguments for divan (e.g. "--sample-count 200")
+#   WORKLOADS         0 skips W1/W2 (then only W3, matmul and per-op, as before)
+#   BOOK_SNAPSHOT     1 writes the workload table into the repository's book as well
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,6 +86,46 @@ echo "== peers: bench_overhead.py --only $(IFS=,; echo "${ONLY[*]}") (results in
 PEERS_JSON="$OUT/overhead_compare_$STAMP.json"
 [[ -f "$PEERS_JSON" ]] || die "the peers' script wrote no $PEERS_JSON"
 
+EXTRA=()
+if [[ "${WORKLOADS:-1}" != "0" ]]; then
+  LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+  CSV="$WORK/data/churn_200k.csv"
+  if [[ ! -f "$CSV" ]]; then
+    echo "== making the peers' data (make_data.py)"
+    (cd "$PEERS_DIR" && PEERS_WORK="$WORK" "$PY" make_data.py)
+  fi
+  (cd "$ROOT" && cargo bench --bench workloads --no-run -q)
+  for t in 1 2; do
+    echo "== downhill: cargo bench --bench workloads -- w1 w2 (DOWNHILL_THREADS=$t MATMUL_NUM_THREADS=$t)"
+    # shellcheck disable=SC2086
+    (cd "$ROOT" && DOWNHILL_THREADS=$t MATMUL_NUM_THREADS=$t PEERS_WORK="$WORK" \
+      cargo bench -q --bench workloads -- w1 w2 --skip rows --skip hidden ${DIVAN_ARGS:-}) |
+      tee "$OUT/downhill_workloads_${t}t_$STAMP.txt"
+  done
+  echo "== peers: bench_logreg_fullbatch.py (W1) and bench_mlp_minibatch.py (W2)"
+  (
+    cd "$PEERS_DIR"
+    export PEERS_WORK="$WORK" MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456 PEERS_TAG="_compare_$STAMP"
+    "$PY" bench_logreg_fullbatch.py
+    "$PY" bench_mlp_minibatch.py
+  )
+  LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
+  HEADER="Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), \
+load average $LOAD_START at the start and $LOAD_END at the end (other builds share the machine), \
+with \`bash scripts/bench_compare.sh\`. Milliseconds per step, medians; W3 in µs. \
+Thread count t means DOWNHILL_THREADS=t and MATMUL_NUM_THREADS=t for downhill, \
+threadpoolctl / torch.set_num_threads / CPU pinning for the peers.
+
+"
+  MDS=(--markdown "$OUT/compare_$STAMP.md")
+  if [[ "${BOOK_SNAPSHOT:-0}" == "1" ]]; then
+    MDS+=(--markdown "$ROOT/book/src/generated/perf/table.md")
+  fi
+  EXTRA=(--workloads-1t "$OUT/downhill_workloads_1t_$STAMP.txt" --workloads-2t "$OUT/downhill_workloads_2t_$STAMP.txt"
+    --w1 "$OUT/logreg_fullbatch_compare_$STAMP.json" --w2 "$OUT/mlp_minibatch_compare_$STAMP.json"
+    "${MDS[@]}" --header "$HEADER")
+fi
+
 echo "== after the run, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" "$ROOT/scripts/bench_compare.py" "$DIVAN_OUT" "$PEERS_JSON" \
-  --threads "$MATMUL_NUM_THREADS" --json "$OUT/downhill_compare_$STAMP.json"
+  --threads "$MATMUL_NUM_THREADS" --json "$OUT/downhill_compare_$STAMP.json" "${EXTRA[@]}"

@@ -40,37 +40,41 @@ fn checkpoint_output() {
     insta::assert_snapshot!("ch05_checkpoint", ch.text("checkpoint.txt"));
 }
 
-/// The chapter shows each update rule by including a line range of `crates/optim/src`
-/// (`{{#include ../../crates/optim/src/adam.rs:71:90}}`). Line numbers drift when the file
-/// changes, so check that every range still starts a block (`fn update`, `match decay`) and ends
-/// on the closing brace at the same indentation.
+/// The chapter shows each update rule by including an anchored block of `crates/optim/src`
+/// (`{{#include ../../crates/optim/src/adam.rs:update}}`, between `// ANCHOR: update` and
+/// `// ANCHOR_END: update`). Check that every such anchor still wraps exactly the block the text
+/// explains: it starts at `fn update` / `match decay` and ends on that block's closing brace.
 #[test]
-fn included_crate_line_ranges_are_whole_blocks() {
+fn included_crate_blocks_are_whole_blocks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let md = std::fs::read_to_string(root.join("book/src/ch05-optimizers.md")).unwrap();
     let mut checked = 0;
     for line in md.lines() {
         let Some(rest) = line.strip_prefix("{{#include ../../crates/") else { continue };
-        let spec = rest.trim_end_matches("}}");
-        let mut parts = spec.split(':');
-        let (file, a, b) = (parts.next().unwrap(), parts.next(), parts.next());
-        let (a, b): (usize, usize) = (a.unwrap().parse().unwrap(), b.unwrap().parse().unwrap());
+        let (file, anchor) = rest.trim_end_matches("}}").split_once(':').expect("an anchored include");
         let src = std::fs::read_to_string(root.join("crates").join(file)).unwrap();
         let lines: Vec<&str> = src.lines().collect();
-        let (first, last) = (lines[a - 1], lines[b - 1]);
+        let find = |tag: &str| {
+            let at: Vec<usize> =
+                (0..lines.len()).filter(|&i| lines[i].trim() == format!("// {tag}: {anchor}")).collect();
+            assert_eq!(at.len(), 1, "crates/{file} must hold exactly one `// {tag}: {anchor}`");
+            at[0]
+        };
+        let (start, end) = (find("ANCHOR"), find("ANCHOR_END"));
+        assert!(start + 2 < end, "crates/{file}: anchor {anchor} is empty");
+        let (first, last) = (lines[start + 1], lines[end - 1]);
         let indent = |s: &str| s.len() - s.trim_start().len();
         assert!(
             first.contains("fn update") || first.contains("match decay"),
-            "crates/{file}:{a} no longer starts the block the chapter shows: {first:?}"
+            "crates/{file}: anchor {anchor} no longer starts the block the chapter shows: {first:?}"
         );
         assert!(
             last.trim() == "}" && indent(last) == indent(first),
-            "crates/{file}:{b} is not the end of the block starting at line {a}: {last:?}"
+            "crates/{file}: anchor {anchor} does not end on the block's closing brace: {last:?}"
         );
-        let inner = &lines[a..b - 1];
         assert!(
-            inner.iter().all(|l| l.trim().is_empty() || indent(l) > indent(first)),
-            "crates/{file}:{a}:{b} holds more than one block"
+            lines[start + 2..end - 1].iter().all(|l| l.trim().is_empty() || indent(l) > indent(first)),
+            "crates/{file}: anchor {anchor} holds more than one block"
         );
         checked += 1;
     }

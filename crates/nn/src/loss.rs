@@ -124,7 +124,11 @@ pub fn bce_with_logits_loss<'t, T: Float>(logits: Var<'t, T>, target: Var<'t, T>
 /// [`bce_with_logits_loss`], returning a shape mismatch at once.
 #[track_caller]
 pub fn try_bce_with_logits_loss<'t, T: Float>(logits: Var<'t, T>, target: Var<'t, T>) -> Result<Var<'t, T>> {
-    check_same_shape("bce_with_logits_loss", logits, target)?;
+    let shape = check_same_shape("bce_with_logits_loss", logits, target)?;
+    if shape.numel() >= downhill_tensor::LARGE {
+        // One fused node: the same values without four intermediate tensors (chunked sum).
+        return logits.try_bce_with_logits_mean(target);
+    }
     finish((logits.softplus() - target * logits).mean())
 }
 

@@ -68,6 +68,7 @@ impl Rule for AdamRule {
             ("eps", format!("{:?}", self.eps)),
         ]
     }
+    // ANCHOR: update
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, t: u64) {
         let [m, v] = bufs else { return };
         // Bias corrections in f64, from this parameter's own update count t (1 on its first update).
@@ -88,6 +89,7 @@ impl Rule for AdamRule {
             *p -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);
         }
     }
+    // ANCHOR_END: update
 }
 
 /// Adam (Kingma & Ba 2015): `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,

@@ -49,6 +49,8 @@ pub(crate) struct Engine<T: Float, R> {
     pub(crate) step: u64,
     pub(crate) slots: BTreeMap<String, Slot<T>>,
     scratch: Vec<Tensor<T>>,
+    /// The parameters of the current step (kept to reuse its buffer).
+    ids: Vec<downhill_tensor::ParamId>,
     last_norm: Option<f64>,
 }
 
@@ -67,6 +69,7 @@ impl<T: Float, R: Rule> Engine<T, R> {
             step: 0,
             slots: BTreeMap::new(),
             scratch: Vec::new(),
+            ids: Vec::new(),
             last_norm: None,
         })
     }
@@ -107,7 +110,8 @@ impl<T: Float, R: Rule> Engine<T, R> {
     pub(crate) fn step(&mut self, params: &mut Params<T>, grads: &Grads<T>) -> Result<()> {
         let kind = self.rule.kind();
         // Check everything before changing anything.
-        let mut ids = Vec::with_capacity(grads.len());
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
         for (id, g) in grads.iter() {
             let p = params.try_get(id)?;
             if p.shape() != g.shape() {
@@ -157,6 +161,7 @@ impl<T: Float, R: Rule> Engine<T, R> {
             slot.step += 1;
             let g = &mut self.scratch[k];
             let p = params.get_mut(id).data_mut();
+            // ANCHOR: decay
             match decay {
                 WeightDecay::None => {}
                 WeightDecay::L2(l) => {
@@ -172,8 +177,10 @@ impl<T: Float, R: Rule> Engine<T, R> {
                     }
                 }
             }
+            // ANCHOR_END: decay
             self.rule.update(p, g.data(), &mut slot.bufs, lr_p, slot.step);
         }
+        self.ids = ids;
         Ok(())
     }
 

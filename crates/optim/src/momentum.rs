@@ -67,6 +67,7 @@ impl Rule for MomentumRule {
     fn hyper(&self) -> Vec<(&'static str, String)> {
         vec![("beta", format!("{:?}", self.beta)), ("form", format!("{:?}", self.form))]
     }
+    // ANCHOR: update
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
         let [v] = bufs else { return };
         let (beta, lr) = (T::of(self.beta), T::of(lr));
@@ -79,6 +80,7 @@ impl Rule for MomentumRule {
             *p -= lr * *v;
         }
     }
+    // ANCHOR_END: update
 }
 
 /// Gradient descent with momentum (heavy ball), in either [`MomentumForm`].

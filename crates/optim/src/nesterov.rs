@@ -44,6 +44,7 @@ impl Rule for NesterovRule {
     fn hyper(&self) -> Vec<(&'static str, String)> {
         vec![("beta", format!("{:?}", self.beta))]
     }
+    // ANCHOR: update
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
         let [b] = bufs else { return };
         let (beta, lr) = (T::of(self.beta), T::of(lr));
@@ -52,6 +53,7 @@ impl Rule for NesterovRule {
             *p -= lr * (g + beta * *b);
         }
     }
+    // ANCHOR_END: update
 }
 
 /// Nesterov momentum, as PyTorch computes it: `b ← β·b + g`, `θ ← θ − lr·(g + β·b)`.

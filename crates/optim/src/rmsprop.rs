@@ -73,6 +73,7 @@ impl Rule for RmsPropRule {
             ("centered", self.centered.to_string()),
         ]
     }
+    // ANCHOR: update
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
         let (alpha, one_m, eps, mom, lr) =
             (T::of(self.alpha), T::of(1.0 - self.alpha), T::of(self.eps), T::of(self.momentum), T::of(lr));
@@ -104,6 +105,7 @@ impl Rule for RmsPropRule {
             }
         }
     }
+    // ANCHOR_END: update
 }
 
 /// RMSProp (Hinton 2012): `s ← α·s + (1 − α)·g²`, `θ ← θ − lr·g / (√s + eps)`, with PyTorch's

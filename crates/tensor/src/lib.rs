@@ -36,9 +36,11 @@
 
 mod display;
 mod error;
+mod fastmath;
 mod float;
 pub mod io;
 pub mod ops;
+mod par;
 mod params;
 mod record;
 pub mod rng;
@@ -52,6 +54,7 @@ pub use float::Float;
 pub use ops::binary::BinaryOp;
 pub use ops::custom::{CustomOp, TensorRef};
 pub use ops::unary::UnaryOp;
+pub use par::{LARGE, set_threads, threads};
 pub use params::{Grads, ParamId, Params};
 pub use rng::{SeededRng, seeded_rng};
 pub use shape::Shape;

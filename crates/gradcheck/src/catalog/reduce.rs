@@ -35,6 +35,12 @@ pub(super) const ENTRIES: &[Entry] = &[
         let x = uniform(&dims(r, 0, 3), r, -2.0, 2.0);
         Case::new(vec![("x", x)], "", |_, v| v[0].mean())
     }),
+    // The fused `mean(softplus(z) − y·z)` of `ops/fused.rs` (both inputs differentiated).
+    entry("bce_with_logits_mean", &["bce_with_logits_mean"], &["bce_with_logits"], |r| {
+        let d = dims(r, 0, 3);
+        let (z, y) = (uniform(&d, r, -4.0, 4.0), uniform(&d, r, 0.0, 1.0));
+        Case::new(vec![("z", z), ("y", y)], "", |_, v| v[0].bce_with_logits_mean(v[1]))
+    }),
     Entry {
         kink: Some(|r| {
             let (x, n) = tied_max(&dims(r, 1, 3), r, None);

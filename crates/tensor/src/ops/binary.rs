@@ -140,6 +140,8 @@ fn binary_backward<T: Float, B: BinaryOp>(
             for (i, d) in ga.iter_mut().enumerate() {
                 *d += g[i] * B::da(a[i], at(b, i), y[i]);
             }
+        } else if g.len() >= crate::LARGE {
+            ga[0] += crate::par::sum_large(g.len(), |i| g[i] * B::da(a[0], at(b, i), y[i]));
         } else {
             ga[0] += (0..g.len()).map(|i| g[i] * B::da(a[0], at(b, i), y[i])).sum::<T>();
         }
@@ -149,6 +151,8 @@ fn binary_backward<T: Float, B: BinaryOp>(
             for (i, d) in gb.iter_mut().enumerate() {
                 *d += g[i] * B::db(at(a, i), b[i], y[i]);
             }
+        } else if g.len() >= crate::LARGE {
+            gb[0] += crate::par::sum_large(g.len(), |i| g[i] * B::db(at(a, i), b[0], y[i]));
         } else {
             gb[0] += (0..g.len()).map(|i| g[i] * B::db(at(a, i), b[0], y[i])).sum::<T>();
         }

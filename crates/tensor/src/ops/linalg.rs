@@ -5,8 +5,152 @@
 //! buffers (`beta = 1`).
 
 use crate::error::{Error, Result, Site};
+use crate::par::{self, CHUNK, LARGE, SendPtr};
 use crate::tape::{Aux, GradSlots, Vals};
 use crate::{Float, Shape, Var};
+
+/// A large matrix times a column vector (`[m, k] · [k, 1]`, `m·k ≥ LARGE`) skips the GEMM: a
+/// GEMM would copy (pack) the whole matrix on every call, which costs more than the product.
+fn is_large_matvec(batch: usize, m: usize, k: usize, n: usize) -> bool {
+    batch == 1 && n == 1 && k > 0 && m * k >= LARGE
+}
+
+/// Rows per chunk in the matrix-vector kernels (so a chunk holds about `CHUNK` elements).
+fn rows_per_chunk(k: usize) -> usize {
+    (CHUNK / k).max(1)
+}
+
+/// Rows `out.len()` of `y = x·w`, each a sequential sum over `k`; eight rows at a time so the
+/// sums run side by side.
+#[inline(always)]
+fn matvec_rows_generic<T: Float>(x: &[T], w: &[T], k: usize, out: &mut [T]) {
+    assert!(x.len() == out.len() * k && w.len() == k);
+    let mut blocks = out.chunks_exact_mut(8);
+    let mut xb = x.chunks_exact(8 * k);
+    for (o, xr) in (&mut blocks).zip(&mut xb) {
+        let mut acc = [T::zero(); 8];
+        for (j, &wj) in w.iter().enumerate() {
+            for (r, a) in acc.iter_mut().enumerate() {
+                // SAFETY: r < 8 and j < k, and xr holds 8·k values.
+                *a += unsafe { *xr.get_unchecked(r * k + j) } * wj;
+            }
+        }
+        o.copy_from_slice(&acc);
+    }
+    for (o, xr) in blocks.into_remainder().iter_mut().zip(xb.remainder().chunks_exact(k)) {
+        let mut a = T::zero();
+        for (&xv, &wj) in xr.iter().zip(w) {
+            a += xv * wj;
+        }
+        *o = a;
+    }
+}
+
+/// `p += Σ_r x[r, :]·g[r]` over the rows of `x` (sequential over the rows).
+#[inline(always)]
+fn matvec_t_rows_generic<T: Float>(x: &[T], g: &[T], k: usize, p: &mut [T]) {
+    for (xr, &gr) in x.chunks_exact(k).zip(g) {
+        for (pj, &xv) in p.iter_mut().zip(xr) {
+            *pj += xv * gr;
+        }
+    }
+}
+
+/// [`matvec_t_rows_generic`] with `k = K` known at compile time (same order, same result).
+#[inline(always)]
+fn matvec_t_rows_k<T: Float, const K: usize>(x: &[T], g: &[T], p: &mut [T]) {
+    let mut acc: [T; K] = p.try_into().unwrap();
+    for (xr, &gr) in x.chunks_exact(K).zip(g) {
+        let xr: &[T; K] = xr.try_into().unwrap();
+        for j in 0..K {
+            acc[j] += xr[j] * gr;
+        }
+    }
+    p.copy_from_slice(&acc);
+}
+
+/// Calls `$k::<T, K>` for the feature counts 1..=16, else `$generic`.
+macro_rules! by_k {
+    ($k:expr, $kfn:ident, $generic:ident, ($($arg:expr),*)) => {
+        match $k {
+            1 => $kfn::<T, 1>($($arg),*),
+            2 => $kfn::<T, 2>($($arg),*),
+            3 => $kfn::<T, 3>($($arg),*),
+            4 => $kfn::<T, 4>($($arg),*),
+            5 => $kfn::<T, 5>($($arg),*),
+            6 => $kfn::<T, 6>($($arg),*),
+            7 => $kfn::<T, 7>($($arg),*),
+            8 => $kfn::<T, 8>($($arg),*),
+            9 => $kfn::<T, 9>($($arg),*),
+            10 => $kfn::<T, 10>($($arg),*),
+            11 => $kfn::<T, 11>($($arg),*),
+            12 => $kfn::<T, 12>($($arg),*),
+            13 => $kfn::<T, 13>($($arg),*),
+            14 => $kfn::<T, 14>($($arg),*),
+            15 => $kfn::<T, 15>($($arg),*),
+            16 => $kfn::<T, 16>($($arg),*),
+            k => $generic($($arg,)* k),
+        }
+    };
+}
+
+#[inline(always)]
+fn matvec_t_rows_any<T: Float>(x: &[T], g: &[T], k: usize, p: &mut [T]) {
+    let generic = |x, g, p, k| matvec_t_rows_generic(x, g, k, p);
+    by_k!(k, matvec_t_rows_k, generic, (x, g, p))
+}
+
+crate::fastmath::multiversion!(matvec_rows, matvec_rows_generic, (x: &[T], w: &[T], k: usize, out: &mut [T]) -> ());
+crate::fastmath::multiversion!(matvec_t_rows, matvec_t_rows_any, (x: &[T], g: &[T], k: usize, p: &mut [T]) -> ());
+
+/// `y = x·w` for `x [m, k]` and `w [k]`, by chunks of rows on the pool's threads.
+fn matvec<T: Float>(x: &[T], w: &[T], m: usize, k: usize, y: &mut [T]) {
+    let rows = rows_per_chunk(k);
+    let ptr = SendPtr(y.as_mut_ptr());
+    par::for_each_chunk(m.div_ceil(rows), |c| {
+        let (r0, r1) = (c * rows, ((c + 1) * rows).min(m));
+        // SAFETY: chunk c writes only rows r0..r1 of y.
+        let out = unsafe { ptr.slice(r0, r1 - r0) };
+        matvec_rows(&x[r0 * k..r1 * k], w, k, out);
+    });
+}
+
+/// `gw += xᵀ·g` for `x [m, k]`, `g [m]`: one partial `[k]` per chunk of 4096 rows (a sequential
+/// sum over its rows), then the partials added in chunk order. The partials live on the stack up
+/// to 2048 values (e.g. 680,000 rows of 12 features).
+fn matvec_t_acc<T: Float>(x: &[T], g: &[T], m: usize, k: usize, gw: &mut [T]) {
+    let rows = 4096;
+    let chunks = m.div_ceil(rows);
+    let mut partials: smallvec::SmallVec<[T; 2048]> = smallvec::SmallVec::from_elem(T::zero(), chunks * k);
+    let ptr = SendPtr(partials.as_mut_ptr());
+    par::for_each_chunk(chunks, |c| {
+        let (r0, r1) = (c * rows, ((c + 1) * rows).min(m));
+        // SAFETY: chunk c writes only its own k partials.
+        let p = unsafe { ptr.slice(c * k, k) };
+        matvec_t_rows(&x[r0 * k..r1 * k], &g[r0..r1], k, p);
+    });
+    for p in partials.chunks_exact(k) {
+        for (d, &v) in gw.iter_mut().zip(p) {
+            *d += v;
+        }
+    }
+}
+
+/// `gx += g·wᵀ` for `g [m]`, `w [k]` (an outer product into `gx [m, k]`), by chunks of rows.
+fn outer_acc<T: Float>(g: &[T], w: &[T], m: usize, k: usize, gx: &mut [T]) {
+    let rows = rows_per_chunk(k);
+    let ptr = SendPtr(gx.as_mut_ptr());
+    par::for_each_chunk(m.div_ceil(rows), |c| {
+        let (r0, r1) = (c * rows, ((c + 1) * rows).min(m));
+        // SAFETY: chunk c writes only rows r0..r1 of gx.
+        let out = unsafe { ptr.slice(r0 * k, (r1 - r0) * k) };
+        for (row, &gr) in out.chunks_exact_mut(k).zip(&g[r0..r1]) {
+            for (d, &wj) in row.iter_mut().zip(w) {
+                *d += gr * wj;
+            }
+        }
+    });
+}
 
 /// A row-major or transposed view: `(data, rows, cols, row stride, col stride)`.
 #[derive(Clone, Copy)]
@@ -73,6 +217,15 @@ fn matmul_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, i
     let [a_id, b_id] = node.inputs;
     let (batch, m, k, n) = dims(vals.shape(a_id), vals.shape(b_id));
     let (a, b) = (vals.get(a_id), vals.get(b_id));
+    if is_large_matvec(batch, m, k, n) {
+        if let Some(ga) = slots.get(a_id) {
+            outer_acc(g, b, m, k, ga);
+        }
+        if let Some(gb) = slots.get(b_id) {
+            matvec_t_acc(a, g, m, k, gb);
+        }
+        return;
+    }
     if let Some(ga) = slots.get(a_id) {
         for i in 0..batch {
             let (gi, bi) = (&g[i * m * n..(i + 1) * m * n], &b[i * k * n..(i + 1) * k * n]);
@@ -140,6 +293,9 @@ impl<'t, T: Float> Var<'t, T> {
         let id = inner.push("matmul", [a, b], shape, Aux::None, matmul_backward::<T>, at, |inner, out| {
             out.resize(batch * m * n, T::zero());
             let (x, y) = (inner.val(a), inner.val(b));
+            if is_large_matvec(batch, m, k, n) {
+                return matvec(x, y, m, k, out);
+            }
             for i in 0..batch {
                 gemm(
                     m,

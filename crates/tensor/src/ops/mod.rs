@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod custom;
+pub mod fused;
 pub mod linalg;
 pub mod movement;
 pub mod reduce;

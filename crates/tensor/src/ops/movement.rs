@@ -37,6 +37,23 @@ fn for_each_offset(out_dims: &[usize], src_strides: &[usize], base: usize, mut f
     }
 }
 
+/// [`for_each_offset`] one row (last axis) at a time: `f(o, s, stride)` for the row starting at
+/// output offset `o` and source offset `s`, whose source elements are `stride` apart. The element
+/// order is the same, so results are too; the inner loops just run without the index bookkeeping.
+fn for_each_row(
+    out_dims: &[usize],
+    src_strides: &[usize],
+    base: usize,
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let Some((&inner, outer)) = out_dims.split_last() else {
+        f(0, base, 0);
+        return;
+    };
+    let stride = src_strides[out_dims.len() - 1];
+    for_each_offset(outer, &src_strides[..outer.len()], base, |o, s| f(o * inner, s, stride));
+}
+
 /// The input strides a strided-gather node reads with, derived from its kind.
 fn gather_strides<T: Float>(vals: &Vals<'_, T>, id: usize) -> (SmallVec<[usize; 4]>, usize) {
     let node = vals.node(id);
@@ -64,7 +81,32 @@ fn gather_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, i
     let (strides, base) = gather_strides(vals, id);
     let node = vals.node(id);
     if let Some(gx) = slots.get(node.inputs[0]) {
-        for_each_offset(node.shape.dims(), &strides, base, |o, s| gx[s] += g[o]);
+        let dims = node.shape.dims();
+        let inner = dims.last().copied().unwrap_or(1);
+        if inner == 0 {
+            return;
+        }
+        for_each_row(dims, &strides, base, |o, s, stride| {
+            let g = &g[o..o + inner];
+            match stride {
+                0 => {
+                    let d = &mut gx[s];
+                    for &v in g {
+                        *d += v;
+                    }
+                }
+                1 => {
+                    for (d, &v) in gx[s..s + inner].iter_mut().zip(g) {
+                        *d += v;
+                    }
+                }
+                _ => {
+                    for (i, &v) in g.iter().enumerate() {
+                        gx[s + i * stride] += v;
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -102,7 +144,15 @@ impl<'t, T: Float> Var<'t, T> {
         let id = inner.push(op, [x, NONE], shape, aux, gather_backward::<T>, at, |inner, out| {
             let v = inner.val(x);
             out.reserve(dims.numel());
-            for_each_offset(dims.dims(), &strides, base, |_, s| out.push(v[s]));
+            let n = dims.dims().last().copied().unwrap_or(1);
+            if n == 0 {
+                return;
+            }
+            for_each_row(dims.dims(), &strides, base, |_, s, stride| match stride {
+                0 => out.extend(std::iter::repeat_n(v[s], n)),
+                1 => out.extend_from_slice(&v[s..s + n]),
+                _ => out.extend((0..n).map(|i| v[s + i * stride])),
+            });
         });
         Var::new(self.tape, id)
     }

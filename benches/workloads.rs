@@ -1,0 +1,128 @@
+//! The peers' workloads W1 and W2 (`/work/shared/peers/README.md`) and one capstone epoch, as
+//! divan benches. The workload code is `benches/support/mod.rs`, which `tests/workloads.rs` checks
+//! against the peers' results.
+//!
+//!     cargo bench --bench workloads               # everything (~1 min)
+//!     cargo bench --bench workloads -- w1         # one group (a substring filter)
+//!     MATMUL_NUM_THREADS=1 DOWNHILL_THREADS=1 cargo bench --bench workloads   # one thread
+//!     bash scripts/bench_compare.sh               # + the Python peers, one table of ratios
+//!
+//! Groups:
+//! - `w1/{f64,f32}`: one full-batch GD step of logistic regression on `churn_200k.csv`
+//!   (200,000 × 12, standardized; forward, mean BCE-with-logits, backward, SGD update with lr 1).
+//!   Reads `$PEERS_WORK/data/churn_200k.csv` (default `$HOME/peers-work`, made by the peers'
+//!   `make_data.py`) and panics if it is missing; after timing it checks the final loss of 200
+//!   f64 steps from zero against the peers' 0.218255667.
+//! - `w2/{a,b}`: one Adam step of the MLP (a: 64-128-10 batch 64; b: 784-256-10 batch 128, f32),
+//!   cycling through the peers' 16 splitmix64 batches.
+//! - `capstone_epoch`: one epoch of the capstone's digits MLP (64-32-10, ReLU, Adam, L2, batch 32,
+//!   f64) through `downhill::train::fit`.
+//! - `w1_rows` / `w2_hidden`: the scaling runs (W1 f64 at 25k..400k rows, W2 with hidden size
+//!   64..1024 at W2b's other sizes).
+
+mod support;
+
+use divan::Bencher;
+use divan::counter::ItemsCount;
+use downhill::tensor::Float;
+use support::{Logreg, LogregData, Mlp2, MlpShape, W1_FINAL_LOSS_F64, W1_STEPS, W2A, W2B};
+
+fn main() {
+    divan::main();
+}
+
+fn churn() -> LogregData {
+    let path = support::churn_csv_path();
+    LogregData::read_csv(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; make it with `PEERS_WORK=$HOME/peers-work bash /work/shared/peers/run_all.sh` \
+             (or `python make_data.py` in the peers' venv)",
+            path.display()
+        )
+    })
+}
+
+/// W1: one full-batch GD step on churn_200k.
+#[divan::bench(types = [f64, f32], sample_count = 60, sample_size = 1)]
+fn w1<T: Float>(bencher: Bencher) {
+    let data = churn();
+    let mut lr = Logreg::<T>::new(&data);
+    for _ in 0..3 {
+        lr.step();
+    }
+    bencher.bench_local(|| lr.step());
+    // The timed step is the real one: 200 steps from zero reach the peers' final loss.
+    let mut check = Logreg::<T>::new(&data);
+    for _ in 0..W1_STEPS {
+        check.step();
+    }
+    let (w, b) = check.weights();
+    let loss = data.loss64(&w, b);
+    let tol = if T::BYTES == 8 { 1e-6 } else { 1e-4 };
+    assert!(
+        (loss - W1_FINAL_LOSS_F64).abs() < tol,
+        "W1 {}: final loss {loss:.9}, peers {W1_FINAL_LOSS_F64}",
+        T::DTYPE
+    );
+}
+
+fn w2_bench(bencher: Bencher, shape: MlpShape, warmup: usize) {
+    let mut m = Mlp2::new(shape);
+    for _ in 0..warmup {
+        m.step();
+    }
+    bencher.counter(ItemsCount::new(shape.flop())).bench_local(|| m.step());
+}
+
+/// W2: one Adam step of the MLP (items = FLOP, so `item/s` reads as FLOP/s).
+#[divan::bench(args = ["a", "b"], sample_count = 100)]
+fn w2(bencher: Bencher, which: &str) {
+    match which {
+        "a" => w2_bench(bencher, W2A, 50),
+        _ => w2_bench(bencher, W2B, 20),
+    }
+}
+
+/// One epoch of the capstone's digits MLP through `fit`.
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn capstone_epoch(bencher: Bencher) {
+    use downhill::nn::{Activation, Init, L2, Mlp};
+    use downhill::optim::{Adam, AdamConfig};
+    use downhill::tensor::{Params, seeded_rng};
+    use downhill::train::data::{Dataset, SplitOptions, digits};
+    use downhill::train::fit::{FitConfig, Loss, fit};
+    use downhill::train::progress::ProgressMode;
+    let raw = digits().unwrap();
+    let data = Dataset { x: raw.x.map(|v| v / 16.0), ..raw };
+    let (tr, va, _) = data.split(&SplitOptions { val: 0.1, test: 0.2, seed: 0, stratify: true }).unwrap();
+    let mut params = Params::<f64>::new();
+    let sizes = [data.n_features(), 32, data.n_classes().unwrap()];
+    let model =
+        Mlp::new(&mut params, "mlp", &sizes, Activation::Relu, Init::HeNormal, &mut seeded_rng(0)).unwrap();
+    let mut opt = Adam::new(AdamConfig::default()).unwrap();
+    let cfg = FitConfig {
+        epochs: 1,
+        batch_size: 32,
+        l2: Some(L2::new(1e-3)),
+        progress: ProgressMode::Never,
+        ..FitConfig::default()
+    };
+    bencher.bench_local(|| {
+        fit(&model, &mut params, &mut opt, Loss::CrossEntropy, &tr, Some(&va), &cfg).unwrap()
+    });
+}
+
+/// Scaling: W1 f64 step time against the row count (the churn rows repeated or cut).
+#[divan::bench(args = [25_000, 50_000, 100_000, 200_000, 400_000], sample_count = 30, sample_size = 1)]
+fn w1_rows(bencher: Bencher, rows: usize) {
+    let data = churn().resized(rows);
+    let mut lr = Logreg::<f64>::new(&data);
+    lr.step();
+    bencher.counter(ItemsCount::new(rows)).bench_local(|| lr.step());
+}
+
+/// Scaling: W2 step time against the hidden size (784 → hidden → 10, batch 128, f32).
+#[divan::bench(args = [64, 128, 256, 512, 1024], sample_count = 40)]
+fn w2_hidden(bencher: Bencher, hidden: usize) {
+    w2_bench(bencher, MlpShape { nhid: hidden, ..W2B }, 5);
+}

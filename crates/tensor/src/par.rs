@@ -1,0 +1,275 @@
+//! Large-tensor kernels run on a small persistent thread pool, with results that do not depend on
+//! the number of threads.
+//!
+//! The rule that makes results thread-count independent: work is cut into **fixed chunks** of
+//! [`CHUNK`] elements (or rows), whatever the thread count; each chunk is computed sequentially;
+//! a reduction keeps one partial per chunk and adds the partials in chunk order on the calling
+//! thread. Threads only decide *who* computes a chunk, never how it is computed.
+//!
+//! Only tensors with at least [`LARGE`] elements take these paths; smaller ones keep the plain
+//! sequential loops (and their exact summation order).
+//!
+//! The pool has `threads() − 1` workers parked on a condition variable; a dispatch allocates
+//! nothing. If the pool is busy (another thread of the program is using it), the caller simply
+//! runs every part itself, which gives the same result.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
+
+/// Elements (or rows) per chunk: the unit of work and of partial sums.
+pub(crate) const CHUNK: usize = 1 << 13;
+
+/// Tensors with at least this many elements use the chunked (and threaded) kernels; smaller ones
+/// keep the plain sequential loops and their summation order.
+pub const LARGE: usize = 1 << 15;
+
+/// 0 = not yet read from the environment.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of threads downhill's own large-tensor kernels use: `DOWNHILL_THREADS` if set (≥ 1),
+/// else the available parallelism. GEMMs use `matrixmultiply`'s own threads
+/// (`MATMUL_NUM_THREADS`). Results never depend on either.
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => {
+            let n = std::env::var("DOWNHILL_THREADS")
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .filter(|&n| n >= 1)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            THREADS.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// Sets the number of threads for downhill's large-tensor kernels (at least 1). Results are the
+/// same for every setting; only the speed changes.
+pub fn set_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// A lifetime-erased `&(dyn Fn(usize) + Sync)`.
+#[derive(Clone, Copy)]
+struct Job(*const (dyn Fn(usize) + Sync + 'static));
+// SAFETY: the pointee is `Sync`, and `run` keeps it alive until every worker is done with it.
+unsafe impl Send for Job {}
+
+struct State {
+    job: Option<Job>,
+    parts: usize,
+    epoch: u64,
+    pending: usize,
+    panicked: bool,
+}
+
+struct Pool {
+    workers: usize,
+    busy: Mutex<()>,
+    state: Mutex<State>,
+    work: Condvar,
+    done: Condvar,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<&'static Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).min(15);
+        let pool: &'static Pool = Box::leak(Box::new(Pool {
+            workers,
+            busy: Mutex::new(()),
+            state: Mutex::new(State { job: None, parts: 0, epoch: 0, pending: 0, panicked: false }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+        }));
+        for w in 1..=workers {
+            std::thread::Builder::new()
+                .name(format!("downhill-{w}"))
+                .spawn(move || worker(pool, w))
+                .expect("downhill: could not start a worker thread");
+        }
+        pool
+    })
+}
+
+fn worker(pool: &'static Pool, index: usize) {
+    let mut seen = 0u64;
+    loop {
+        let (job, parts) = {
+            let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+            while st.epoch == seen {
+                st = pool.work.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            seen = st.epoch;
+            (st.job, st.parts)
+        };
+        let mut ok = true;
+        if let Some(Job(f)) = job {
+            if index < parts {
+                // SAFETY: `run` does not return (and the closure stays alive) until `pending`
+                // reaches 0, which needs this worker's decrement below.
+                let f = unsafe { &*f };
+                ok = catch_unwind(AssertUnwindSafe(|| f(index))).is_ok();
+            }
+        }
+        let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.panicked |= !ok;
+        st.pending -= 1;
+        if st.pending == 0 {
+            pool.done.notify_one();
+        }
+    }
+}
+
+/// Runs `f(0), …, f(parts − 1)`, spread over the pool's threads (the caller runs part 0). Parts
+/// must not depend on which thread runs them.
+fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    let pool = pool();
+    let guard = match (parts > 1 && pool.workers > 0).then(|| pool.busy.try_lock()) {
+        Some(Ok(g)) => g,
+        Some(Err(TryLockError::Poisoned(e))) => e.into_inner(),
+        // One part, no workers, or the pool is busy: run everything here.
+        _ => {
+            (0..parts).for_each(f);
+            return;
+        }
+    };
+    // SAFETY: only the lifetime is erased; we wait below until no worker can still call it.
+    let job: Job = Job(unsafe {
+        std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync + 'static)>(f)
+    });
+    {
+        let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.job = Some(job);
+        st.parts = parts;
+        st.epoch += 1;
+        st.pending = pool.workers;
+        st.panicked = false;
+        pool.work.notify_all();
+    }
+    let mine = catch_unwind(AssertUnwindSafe(|| {
+        f(0);
+        // Parts beyond the pool's size run here too.
+        (pool.workers + 1..parts).for_each(f);
+    }));
+    let panicked = {
+        let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+        while st.pending > 0 {
+            st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.job = None;
+        st.panicked
+    };
+    drop(guard);
+    if let Err(p) = mine {
+        std::panic::resume_unwind(p);
+    }
+    assert!(!panicked, "downhill: a worker thread panicked in a kernel");
+}
+
+/// Calls `f(c)` for every chunk index `c < chunks`, spread over up to [`threads()`] threads in
+/// contiguous runs of chunks.
+pub(crate) fn for_each_chunk(chunks: usize, f: impl Fn(usize) + Sync) {
+    let parts = threads().min(chunks).max(1);
+    if parts == 1 {
+        (0..chunks).for_each(f);
+        return;
+    }
+    run(parts, &|p| {
+        let (lo, hi) = (chunks * p / parts, chunks * (p + 1) / parts);
+        (lo..hi).for_each(&f);
+    });
+}
+
+/// A raw pointer that may be shared with the pool's threads; each chunk writes a disjoint part.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr<T>(pub(crate) *mut T);
+// SAFETY: used only to write disjoint ranges from different threads (see each use).
+unsafe impl<T: Send> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The sub-slice `[start, start + len)`.
+    ///
+    /// # Safety
+    /// The range must be in bounds of the original allocation and not accessed by anyone else
+    /// while the returned slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
+        // SAFETY: forwarded to the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
+/// Per-chunk results (on the stack up to 128 chunks, i.e. a million elements).
+pub(crate) type Partials<T> = smallvec::SmallVec<[T; 128]>;
+
+/// The partial results of `n` elements cut into chunks, in chunk order:
+/// `partials[c] = f(c·CHUNK .. min((c+1)·CHUNK, n))`.
+pub(crate) fn chunk_partials<T: Send + Copy + Default>(
+    n: usize,
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Partials<T> {
+    let chunks = n.div_ceil(CHUNK);
+    let mut partials = Partials::from_elem(T::default(), chunks);
+    let ptr = SendPtr(partials.as_mut_ptr());
+    for_each_chunk(chunks, |c| {
+        let r = c * CHUNK..(c * CHUNK + CHUNK).min(n);
+        // SAFETY: each chunk writes only its own element of `partials`.
+        unsafe { ptr.slice(c, 1)[0] = f(r) };
+    });
+    partials
+}
+
+/// `Σ f(i)` for `i < n` in a fixed order: per chunk, eight interleaved lanes (`i mod 8`) added
+/// in order; then the chunks' sums in order. For large tensors only (the order differs from a
+/// sequential sum); the chunks run on the pool.
+pub(crate) fn sum_large<T: crate::Float>(n: usize, f: impl Fn(usize) -> T + Sync) -> T {
+    let partials = chunk_partials(n, |r| {
+        let mut acc = [T::zero(); 8];
+        let mut i = r.start;
+        while i + 8 <= r.end {
+            for (l, a) in acc.iter_mut().enumerate() {
+                *a += f(i + l);
+            }
+            i += 8;
+        }
+        for (l, j) in (i..r.end).enumerate() {
+            acc[l] += f(j);
+        }
+        acc.iter().fold(T::zero(), |s, &v| s + v)
+    });
+    partials.iter().fold(T::zero(), |s, &v| s + v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chunk_runs_once_whatever_the_thread_count() {
+        for t in [1, 2, 3, 8] {
+            set_threads(t);
+            let mut out = vec![0usize; 5 * CHUNK + 17];
+            let n = out.len();
+            let ptr = SendPtr(out.as_mut_ptr());
+            for_each_chunk(n.div_ceil(CHUNK), |c| {
+                let start = c * CHUNK;
+                // SAFETY: chunk c covers its own range of `out`.
+                let dst = unsafe { ptr.slice(start, CHUNK.min(n - start)) };
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d += start + i + 1;
+                }
+            });
+            assert!(out.iter().enumerate().all(|(i, &v)| v == i + 1), "threads {t}");
+            let partials = chunk_partials(out.len(), |r| r.len());
+            assert_eq!(partials.len(), 6);
+            assert_eq!(partials.iter().sum::<usize>(), out.len());
+        }
+        THREADS.store(0, Ordering::Relaxed);
+        assert!(threads() >= 1);
+    }
+}

@@ -1,0 +1,153 @@
+//! The benchmark workloads allocate nothing per step in steady state: W1 (logistic regression GD
+//! on 60,000 rows, which takes the large-tensor kernels) makes no allocation at all, and a W2 step
+//! (MLP + Adam) makes exactly the allocations of its five GEMM calls made directly to
+//! `matrixmultiply` (its packing buffer, one per call) and nothing else.
+//!
+//! A counting global allocator checks it, counting only on the thread that switched counting on
+//! (the pool's worker threads allocate nothing per dispatch either: they share no allocation with
+//! a step). No timing here.
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note() {
+    // `try_with`: the allocator can run while a thread's locals are being torn down.
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; the bookkeeping touches only
+// const-initialised thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations made by `f` on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    ALLOCS.with(|n| n.set(0));
+    COUNTING.with(|on| on.set(true));
+    f();
+    COUNTING.with(|on| on.set(false));
+    ALLOCS.with(Cell::get)
+}
+
+use support::{Logreg, LogregData, Mlp2, W2A, W2B};
+
+#[test]
+fn a_w1_step_allocates_nothing_after_warm_up() {
+    for threads in [1, 2] {
+        downhill::tensor::set_threads(threads);
+        let data = LogregData::synthetic(60_000, 3);
+        let mut f64_run = Logreg::<f64>::new(&data);
+        let mut f32_run = Logreg::<f32>::new(&data);
+        for _ in 0..2 {
+            f64_run.step();
+            f32_run.step();
+        }
+        let n = allocations(|| {
+            for _ in 0..5 {
+                f64_run.step();
+                f32_run.step();
+            }
+        });
+        assert_eq!(n, 0, "{threads} thread(s): 5 steady-state W1 steps in f64 and f32 allocated {n} times");
+    }
+}
+
+/// Allocations of the five GEMM calls of one W2 step, issued straight to `matrixmultiply`.
+fn raw_gemm_allocations(s: support::MlpShape) -> usize {
+    let (b, i, h, o) = (s.batch, s.nin, s.nhid, s.nout);
+    let big = (b * i).max(i * h).max(b * h);
+    let (x, y) = (vec![0.5f32; big], vec![0.25f32; big]);
+    let mut c = vec![0.0f32; big];
+    // (m, k, n, a transposed, b transposed): x·W1, h·W2, dh = g·W2ᵀ, dW2 = hᵀ·g, dW1 = xᵀ·dh.
+    let calls = [
+        (b, i, h, false, false),
+        (b, h, o, false, false),
+        (b, o, h, false, true),
+        (h, b, o, true, false),
+        (i, b, h, true, false),
+    ];
+    let mut run = || {
+        for &(m, k, n, ta, tb) in &calls {
+            let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+            let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+            assert!(m * k <= x.len() && k * n <= y.len() && m * n <= c.len());
+            // SAFETY: the operands fit their buffers with these strides; c is exclusively borrowed.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    x.as_ptr(),
+                    rsa,
+                    csa,
+                    y.as_ptr(),
+                    rsb,
+                    csb,
+                    0.0,
+                    c.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            }
+        }
+    };
+    run();
+    allocations(run)
+}
+
+#[test]
+fn a_w2_step_allocates_only_what_its_gemm_calls_allocate() {
+    for shape in [W2A, W2B] {
+        let mut m = Mlp2::new(shape);
+        for _ in 0..3 {
+            m.step();
+        }
+        let n = allocations(|| {
+            m.step();
+        });
+        let gemm = raw_gemm_allocations(shape);
+        assert_eq!(
+            n, gemm,
+            "a steady-state W2 step ({}-{}-{}) allocated {n} times; its 5 GEMM calls made directly allocate {gemm}",
+            shape.nin, shape.nhid, shape.nout
+        );
+        assert!(gemm <= 5, "matrixmultiply allocated {gemm} times in 5 calls");
+    }
+}
