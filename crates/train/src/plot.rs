@@ -93,10 +93,24 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
             return Some((lo / 2.0, hi * 2.0));
         }
         let pad = (hi / lo).powf(0.05);
-        return Some((lo / pad, hi * pad));
+        let (a, b) = (lo / pad, hi * pad);
+        if b / a <= 1e300 {
+            return Some((a, b));
+        }
+        // Padded in log space, at most 300 decades wide (plotters loops forever once the ratio of
+        // the bounds overflows); a wider range keeps its top 300 decades, where a diverging loss is.
+        let (l, h) = (lo.log10(), hi.log10());
+        let top = (h + 0.05 * (h - l)).min(300.0);
+        let bottom = (l - 0.05 * (h - l)).max(top - 300.0);
+        return Some((10f64.powf(bottom), 10f64.powf(top)));
     }
     let pad = if hi > lo { 0.05 * (hi - lo) } else { lo.abs().max(1.0) * 0.5 };
-    Some((lo - pad, hi + pad))
+    if (hi + pad) - (lo - pad) <= f64::MAX {
+        return Some((lo - pad, hi + pad));
+    }
+    // Halved first so that the span of the two largest finite numbers cannot overflow.
+    let pad = 0.1 * (hi / 2.0 - lo / 2.0);
+    Some(((lo - pad).max(f64::MIN), (hi + pad).min(f64::MAX)))
 }
 
 fn render(
@@ -379,6 +393,31 @@ mod tests {
             [t(0.6000000000001), t(0.25), t(1500.0), t(3.2e-5), t(0.0), t(-2.0)],
             ["0.6", "0.25", "1500", "3.2e-5", "0", "-2"]
         );
+    }
+
+    #[test]
+    fn log_axes_over_hundreds_of_decades_render() {
+        // A diverging run: the loss climbs from 1e-5 past 1e300 (plotters hung on the padded,
+        // overflowing range).
+        let loss: Vec<f64> = (0..70).map(|k| 1e-5 * 1e5_f64.powi(k)).collect();
+        for log_x in [false, true] {
+            let chart = LineChart {
+                title: "diverged".into(),
+                x_label: "step".into(),
+                y_label: "loss".into(),
+                log_x,
+                log_y: true,
+                series: vec![
+                    Series::from_values("train", &loss),
+                    Series::from_values("tiny", &[1e-300, 1e-290]),
+                ],
+            };
+            let svg = chart.to_svg().unwrap();
+            assert!(svg.contains("train") && !svg.contains("NaN") && !svg.contains("inf"));
+        }
+        assert_eq!(range([1e-5, 1e300].into_iter(), true).map(|r| r.1.is_finite()), Some(true));
+        assert_eq!(range([1.0, f64::MAX].into_iter(), true).map(|r| r.1.is_finite()), Some(true));
+        assert_eq!(range([-f64::MAX, f64::MAX].into_iter(), false).map(|r| r.1.is_finite()), Some(true));
     }
 
     #[test]
