@@ -2,11 +2,11 @@
 //! committed under `book/src/generated/ch07/` are exactly what `examples/ch07_churn.rs` produces now
 //! (regenerate them with `scripts/book.sh --regenerate`).
 
+mod book_support;
 #[allow(dead_code)]
 #[path = "../examples/ch07_churn.rs"]
 mod chapter;
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 /// The chapter runs for a few seconds: both tests share one run.
@@ -18,26 +18,9 @@ fn chapter() -> &'static chapter::Chapter {
 #[test]
 fn committed_output_and_figures_match_the_example() {
     let ch = chapter();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/ch07");
-    let mut names = Vec::new();
-    for (name, content) in ch.texts.iter().chain(&ch.figures) {
-        let path = dir.join(name);
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == *content,
-            "{} differs from what examples/ch07_churn.rs produces now; run scripts/book.sh --regenerate",
-            path.display()
-        );
-        names.push(name.to_string());
-    }
-    // No stale files left behind by an older version of the example.
-    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    on_disk.sort();
-    names.sort();
-    assert_eq!(on_disk, names, "stray or missing files in {}", dir.display());
+    let files =
+        ch.texts.iter().chain(&ch.figures).map(|(name, content)| (name.to_string(), content.as_str()));
+    book_support::assert_generated_matches("ch07", "ch07_churn", files);
 }
 
 #[test]

@@ -4,11 +4,10 @@
 //! snapshot, and the committed output and figures under `book/src/generated/ch09/` equal to what
 //! the example produces now (regenerate them with `scripts/book.sh --regenerate`).
 
+mod book_support;
 #[allow(dead_code)]
 #[path = "../examples/ch09_extending.rs"]
 mod chapter;
-
-use std::path::Path;
 
 use chapter::{
     Glu, L2Normalize, Lion, LionConfig, WrongL2Normalize, l2_normalize, pinball_loss, quantile_line,
@@ -21,26 +20,9 @@ use downhill::prelude::{Error, Params, Tape, Tensor, seeded_rng};
 #[test]
 fn committed_output_and_figures_match_the_example() {
     let ch = chapter::chapter().unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/ch09");
-    let mut names = Vec::new();
-    for (name, content) in ch.texts.iter().chain(&ch.figures) {
-        let path = dir.join(name);
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == *content,
-            "{} differs from what examples/ch09_extending.rs produces now; run scripts/book.sh --regenerate",
-            path.display()
-        );
-        names.push(name.to_string());
-    }
-    // No stale files left behind by an older version of the example.
-    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    on_disk.sort();
-    names.sort();
-    assert_eq!(on_disk, names, "stray or missing files in {}", dir.display());
+    let files =
+        ch.texts.iter().chain(&ch.figures).map(|(name, content)| (name.to_string(), content.as_str()));
+    book_support::assert_generated_matches("ch09", "ch09_extending", files);
 }
 
 #[test]

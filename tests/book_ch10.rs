@@ -4,6 +4,7 @@
 //! in the error reference (or is listed here with the reason it does not); no message names an
 //! absolute path; and the defaults table agrees with the config types.
 
+mod book_support;
 #[allow(dead_code)]
 #[path = "../examples/ch10_reference.rs"]
 mod chapter;
@@ -13,26 +14,9 @@ use std::path::Path;
 #[test]
 fn committed_output_matches_the_example() {
     let ch = chapter::chapter().unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/ch10");
-    let mut names = Vec::new();
-    for (name, content) in ch.texts.iter().chain(&ch.figures) {
-        let path = dir.join(name);
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == *content,
-            "{} differs from what examples/ch10_reference.rs produces now; run scripts/book.sh --regenerate",
-            path.display()
-        );
-        names.push(name.to_string());
-    }
-    // No stale files left behind by an older version of the example.
-    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    on_disk.sort();
-    names.sort();
-    assert_eq!(on_disk, names, "stray or missing files in {}", dir.display());
+    let files =
+        ch.texts.iter().chain(&ch.figures).map(|(name, content)| (name.to_string(), content.as_str()));
+    book_support::assert_generated_matches("ch10", "ch10_reference", files);
 }
 
 #[test]
