@@ -19,20 +19,9 @@ use downhill::train::plot::{LineChart, Series};
 
 type Res<T> = std::result::Result<T, Box<dyn Error>>;
 
-/// Everything the chapter prints and draws: named text sections and named SVG figures.
-pub struct Chapter {
-    /// `(file name, text)`, in print order.
-    pub texts: Vec<(&'static str, String)>,
-    /// `(file name, svg)`.
-    pub figures: Vec<(&'static str, String)>,
-}
-
-impl Chapter {
-    /// The text section written to `name`.
-    pub fn text(&self, name: &str) -> &str {
-        self.texts.iter().find(|(n, _)| *n == name).map(|(_, t)| t.as_str()).unwrap_or("")
-    }
-}
+#[path = "support/chapter.rs"]
+mod book;
+pub use book::Chapter;
 
 /// Trains the model and returns the printed output and the loss curve.
 pub fn chapter() -> Res<Chapter> {

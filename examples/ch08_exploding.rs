@@ -28,20 +28,9 @@ use downhill::train::sweep::{SweepConfig, dataset_loss, lr_sweep};
 
 type Res<T> = std::result::Result<T, Box<dyn Error>>;
 
-/// Everything the chapter prints and draws: named text sections and named SVG figures.
-pub struct Chapter {
-    /// `(file name, text)`, in print order.
-    pub texts: Vec<(&'static str, String)>,
-    /// `(file name, svg)`.
-    pub figures: Vec<(&'static str, String)>,
-}
-
-impl Chapter {
-    /// The text section written to `name`.
-    pub fn text(&self, name: &str) -> &str {
-        self.texts.iter().find(|(n, _)| *n == name).map(|(_, t)| t.as_str()).unwrap_or("")
-    }
-}
+#[path = "support/chapter.rs"]
+mod book;
+pub use book::Chapter;
 
 /// Full-batch gradient-descent steps of every run in the chapter.
 const STEPS: u64 = 500;
@@ -418,18 +407,5 @@ pub fn chapter() -> Res<Chapter> {
 }
 
 fn main() -> Res<()> {
-    let dir = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/book/src/generated/ch08").into());
-    std::fs::create_dir_all(&dir)?;
-    let ch = chapter()?;
-    for (name, text) in &ch.texts {
-        println!("== {name}\n{text}");
-        std::fs::write(format!("{dir}/{name}"), text)?;
-    }
-    for (name, svg) in &ch.figures {
-        std::fs::write(format!("{dir}/{name}"), svg)?;
-    }
-    println!("wrote {} text files and {} figures to {dir}", ch.texts.len(), ch.figures.len());
-    Ok(())
+    chapter()?.write("ch08")
 }

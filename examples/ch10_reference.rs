@@ -33,20 +33,10 @@ use downhill::train::fit::{FitConfig, Loss, Trainer};
 
 type Res<T> = std::result::Result<T, Box<dyn StdError>>;
 
-/// Everything the chapter prints: named text sections (no figures in this chapter).
-pub struct Chapter {
-    /// `(file name, text)`, in print order.
-    pub texts: Vec<(&'static str, String)>,
-    /// `(file name, svg)`.
-    pub figures: Vec<(&'static str, String)>,
-}
-
-impl Chapter {
-    /// The text section written to `name`.
-    pub fn text(&self, name: &str) -> &str {
-        self.texts.iter().find(|(n, _)| *n == name).map(|(_, t)| t.as_str()).unwrap_or("")
-    }
-}
+// No figures in this chapter: only named text sections.
+#[path = "support/chapter.rs"]
+mod book;
+pub use book::Chapter;
 
 // ANCHOR: cases
 /// The errors of one area, as printed: `Variant: situation` and the message.
@@ -478,18 +468,5 @@ pub fn chapter() -> Res<Chapter> {
 }
 
 fn main() -> Res<()> {
-    let dir = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/book/src/generated/ch10").into());
-    std::fs::create_dir_all(&dir)?;
-    let ch = chapter()?;
-    for (name, text) in &ch.texts {
-        println!("== {name}\n{text}");
-        std::fs::write(format!("{dir}/{name}"), text)?;
-    }
-    for (name, svg) in &ch.figures {
-        std::fs::write(format!("{dir}/{name}"), svg)?;
-    }
-    println!("wrote {} text files and {} figures to {dir}", ch.texts.len(), ch.figures.len());
-    Ok(())
+    chapter()?.write("ch10")
 }
