@@ -111,7 +111,7 @@ if [[ "${WORKLOADS:-1}" != "0" ]]; then
   )
   LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
   HEADER="Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), \
-load average $LOAD_START at the start and $LOAD_END at the end (other builds share the machine), \
+load average $LOAD_START at the start and $LOAD_END at the end (the runs themselves count: about 1 on an idle machine), \
 with \`bash scripts/bench_compare.sh\`. Milliseconds per step, medians; W3 in µs. \
 Thread count t means DOWNHILL_THREADS=t and MATMUL_NUM_THREADS=t for downhill, \
 threadpoolctl / torch.set_num_threads / CPU pinning for the peers.
