@@ -66,7 +66,8 @@ struct State {
 }
 
 struct Pool {
-    workers: usize,
+    /// Worker threads that started (fewer than asked for if the system refused a thread).
+    workers: AtomicUsize,
     busy: Mutex<()>,
     state: Mutex<State>,
     work: Condvar,
@@ -76,20 +77,25 @@ struct Pool {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<&'static Pool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).min(15);
+        let wanted = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).min(15);
         let pool: &'static Pool = Box::leak(Box::new(Pool {
-            workers,
+            workers: AtomicUsize::new(0),
             busy: Mutex::new(()),
             state: Mutex::new(State { job: None, parts: 0, epoch: 0, pending: 0, panicked: false }),
             work: Condvar::new(),
             done: Condvar::new(),
         }));
-        for w in 1..=workers {
-            std::thread::Builder::new()
-                .name(format!("downhill-{w}"))
-                .spawn(move || worker(pool, w))
-                .expect("downhill: could not start a worker thread");
-        }
+        // A system that refuses a thread (a thread limit) gets a smaller pool, down to none: the
+        // caller then runs every part itself, in the same order, with the same result.
+        let started = (1..=wanted)
+            .take_while(|&w| {
+                std::thread::Builder::new()
+                    .name(format!("downhill-{w}"))
+                    .spawn(move || worker(pool, w))
+                    .is_ok()
+            })
+            .count();
+        pool.workers.store(started, Ordering::Relaxed);
         pool
     })
 }
@@ -127,7 +133,8 @@ fn worker(pool: &'static Pool, index: usize) {
 /// must not depend on which thread runs them.
 fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let pool = pool();
-    let guard = match (parts > 1 && pool.workers > 0).then(|| pool.busy.try_lock()) {
+    let workers = pool.workers.load(Ordering::Relaxed);
+    let guard = match (parts > 1 && workers > 0).then(|| pool.busy.try_lock()) {
         Some(Ok(g)) => g,
         Some(Err(TryLockError::Poisoned(e))) => e.into_inner(),
         // One part, no workers, or the pool is busy: run everything here.
@@ -145,14 +152,14 @@ fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         st.job = Some(job);
         st.parts = parts;
         st.epoch += 1;
-        st.pending = pool.workers;
+        st.pending = workers;
         st.panicked = false;
         pool.work.notify_all();
     }
     let mine = catch_unwind(AssertUnwindSafe(|| {
         f(0);
         // Parts beyond the pool's size run here too.
-        (pool.workers + 1..parts).for_each(f);
+        (workers + 1..parts).for_each(f);
     }));
     let panicked = {
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
