@@ -1,11 +1,15 @@
 //! The benchmark workloads allocate nothing per step in steady state: W1 (logistic regression GD
 //! on 60,000 rows, which takes the large-tensor kernels) makes no allocation at all, and a W2 step
 //! (MLP + Adam) makes exactly the allocations of its five GEMM calls made directly to
-//! `matrixmultiply` (its packing buffer, one per call) and nothing else.
+//! `matrixmultiply` (its packing buffer, one per call) and nothing else. And W1 training holds at
+//! most 1.5× its dataset's bytes plus a constant: the training state keeps one copy of `X` and `y`,
+//! and the steps add at most half of that at their peak.
 //!
-//! A counting global allocator checks it, counting only on the thread that switched counting on
-//! (the pool's worker threads allocate nothing per dispatch either: they share no allocation with
-//! a step). No timing here.
+//! A counting global allocator checks it: the number of allocations only on the thread that
+//! switched counting on (the pool's worker threads allocate nothing per dispatch either: they
+//! share no allocation with a step), the live and peak bytes over every thread. The tests run one
+//! at a time (they share `SERIAL`), so no other test's allocations land in a measurement. No
+//! timing here.
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -13,12 +17,23 @@ mod support;
 #[path = "../crates/tensor/tests/support/counting_alloc.rs"]
 mod counting_alloc;
 
-use counting_alloc::allocations;
+use std::sync::{Mutex, MutexGuard};
+
+use counting_alloc::{allocations, live_bytes, peak_live_bytes, reset_peak};
+use downhill::tensor::Float;
 
 use support::{Logreg, LogregData, Mlp2, W2A, W2B};
 
+/// Held by every test: the live/peak byte counts see every thread, and the thread count is global.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn a_w1_step_allocates_nothing_after_warm_up() {
+    let _one_at_a_time = serial();
     for threads in [1, 2] {
         downhill::tensor::set_threads(threads);
         let data = LogregData::synthetic(60_000, 3);
@@ -84,6 +99,7 @@ fn raw_gemm_allocations(s: support::MlpShape) -> usize {
 
 #[test]
 fn a_w2_step_allocates_only_what_its_gemm_calls_allocate() {
+    let _one_at_a_time = serial();
     for shape in [W2A, W2B] {
         let mut m = Mlp2::new(shape);
         for _ in 0..3 {
@@ -106,5 +122,88 @@ fn a_w2_step_allocates_only_what_its_gemm_calls_allocate() {
             }) > 0,
             "the counting allocator saw nothing"
         );
+    }
+}
+
+/// The W1 rows for the memory test: above `downhill::tensor::LARGE`, so the large-tensor kernels
+/// (and, at 2 threads, the pool) run, and large enough that the per-row costs dwarf the constant.
+const MEM_ROWS: usize = 60_000;
+/// The constant of "1.5× the dataset's bytes plus a constant": what W1 training may hold beyond
+/// its per-row buffers whatever the row count (the tape's node records, the `Grads` and optimizer
+/// entries of `w` and `b`, the thread pool's first start).
+const MEM_CONSTANT: usize = 64 * 1024;
+/// Training steps measured from a fresh state (the first ones fill the tape's buffer pools).
+const MEM_STEPS: usize = 5;
+
+/// Live bytes around W1 training in `T` on `data`.
+#[derive(Debug)]
+struct W1Memory {
+    /// `X` and `y` as the training state holds them (`(n·d + n) · size_of::<T>()`).
+    dataset: usize,
+    /// Bytes the training state took when built (`Logreg::new`).
+    state: usize,
+    /// The most the steps held at once beyond the built state.
+    extra_peak: usize,
+    /// What the steps still hold after the last one (the tape's and `Grads`' reusable buffers).
+    retained: usize,
+    /// One `[n, 1]` column in `T`: the unit a step's buffers come in.
+    column: usize,
+}
+
+fn w1_memory<T: Float>(data: &LogregData) -> W1Memory {
+    let before = live_bytes();
+    let mut lr = Logreg::<T>::new(data);
+    let built = live_bytes();
+    let dataset = (lr.x.data().len() + lr.y.data().len()) * size_of::<T>();
+    reset_peak();
+    for _ in 0..MEM_STEPS {
+        lr.step();
+    }
+    let (peak, after) = (peak_live_bytes(), live_bytes());
+    drop(lr);
+    W1Memory {
+        dataset,
+        state: built - before,
+        extra_peak: peak - built,
+        retained: after - built,
+        column: data.n * size_of::<T>(),
+    }
+}
+
+#[test]
+fn w1_training_holds_at_most_one_and_a_half_times_its_dataset() {
+    let _one_at_a_time = serial();
+    let data = LogregData::synthetic(MEM_ROWS, 3);
+    for threads in [1, 2] {
+        downhill::tensor::set_threads(threads);
+        for (dtype, m) in [("f64", w1_memory::<f64>(&data)), ("f32", w1_memory::<f32>(&data))] {
+            let what = format!(
+                "W1 {dtype}, {MEM_ROWS}×{}, {threads} thread(s): dataset {} B, state {} B, peak extra {} B \
+                 ({:.2} columns of [n, 1], {:.3}× the dataset), retained after {MEM_STEPS} steps {} B",
+                data.d,
+                m.dataset,
+                m.state,
+                m.extra_peak,
+                m.extra_peak as f64 / m.column as f64,
+                m.extra_peak as f64 / m.dataset as f64,
+                m.retained
+            );
+            eprintln!("{what}");
+            // The state holds X and y once (converted to T), not a second copy.
+            assert!(
+                m.state >= m.dataset && m.state <= m.dataset + MEM_CONSTANT,
+                "{what}: the training state should hold the dataset once"
+            );
+            // The steps must at least store the logits Xw (one column): the counter sees them.
+            assert!(m.extra_peak >= m.column, "{what}: the peak counter missed the step's buffers");
+            assert!(
+                m.extra_peak <= m.dataset / 2 + MEM_CONSTANT,
+                "{what}: the steps' peak exceeds half the dataset plus {MEM_CONSTANT} B"
+            );
+            assert!(
+                m.state + m.extra_peak <= m.dataset * 3 / 2 + MEM_CONSTANT,
+                "{what}: W1 training holds more than 1.5× the dataset plus {MEM_CONSTANT} B"
+            );
+        }
     }
 }
