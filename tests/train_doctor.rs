@@ -1,11 +1,13 @@
 //! The run doctor on real runs: each check fires on a run that has the problem and stays quiet
 //! on a healthy one.
 
-use downhill_nn::{Activation, Init, LinearRegression, LogisticRegression, Mlp};
+use downhill_nn::{Activation, Init, Linear, LinearRegression, LogisticRegression, Mlp, Sequential, Sigmoid};
 use downhill_optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use downhill_tensor::{Params, Tensor, seeded_rng};
-use downhill_train::data::{Dataset, SplitOptions, StandardScaler, Toy, breast_cancer, diabetes_raw, toy};
-use downhill_train::doctor::{Report, Severity, check_log, check_mlp, check_run};
+use downhill_train::data::{
+    Dataset, SplitOptions, StandardScaler, Toy, breast_cancer, churn, diabetes_raw, digits, toy,
+};
+use downhill_train::doctor::{Report, Severity, check_log, check_mlp, check_run, check_run_mlp};
 use downhill_train::fit::{FitConfig, FitResult, Loss, fit};
 use downhill_train::progress::ProgressMode;
 use downhill_train::stop::Guards;
@@ -234,4 +236,108 @@ fn raw_features_make_the_loss_jump_and_saturate_sigmoids() {
     let mut opt = Sgd::new(SgdConfig::lr(0.01)).unwrap();
     fit(&mlp, &mut params, &mut opt, Loss::BceWithLogits, &z, None, &cfg(2, 64)).unwrap();
     assert!(check_mlp(&mlp, &params, &z).unwrap().is_empty());
+}
+
+/// The digits MLP of the book's chapter 6 (64-32-10 ReLU, He init, seed 0) after 10 epochs of
+/// Adam on mini-batches of 32 at `lr`.
+fn digits_run(lr: f64) -> (Mlp, Params<f64>, FitResult, Dataset) {
+    let raw = digits().unwrap();
+    let data = Dataset { x: raw.x.map(|v| v / 16.0), ..raw };
+    let (train, _, _) = data.split(&SplitOptions { val: 0.1, test: 0.2, seed: 0, stratify: true }).unwrap();
+    let mut params = Params::<f64>::new();
+    let mlp =
+        Mlp::new(&mut params, "mlp", &[64, 32, 10], Activation::Relu, Init::HeNormal, &mut seeded_rng(0))
+            .unwrap();
+    let mut opt = Adam::new(AdamConfig { lr, ..AdamConfig::default() }).unwrap();
+    let r = fit(&mlp, &mut params, &mut opt, Loss::CrossEntropy, &train, None, &cfg(10, 32)).unwrap();
+    (mlp, params, r, train)
+}
+
+#[test]
+fn dead_relus_under_mini_batches_are_a_critical_stall_with_the_cause_named() {
+    // At lr 1 the first steps throw the batch loss up to 126 and kill every hidden ReLU; the
+    // network then predicts one digit for every image. No guard stops the run (the per-epoch
+    // losses are flat), and the output bias keeps moving, so the global update ratio looks
+    // healthy: only the per-tensor gradient norms and the loss at chance show the stall.
+    let (mlp, params, r, train) = digits_run(1.0);
+    assert!(!r.stop.diverged(), "{}", r.stop);
+    let log = Report::new(check_log(&r, Loss::CrossEntropy, &train));
+    let stall = log.find("stalled").expect("a stall");
+    assert_eq!((stall.severity, log.findings[0].code), (Severity::Critical, "stalled"), "{log}");
+    assert!(stall.title.contains("at chance"), "{log}");
+    assert!(stall.detail.contains("mlp.0.weight, mlp.0.bias, mlp.1.weight) was exactly 0"), "{log}");
+    assert!(stall.fix.contains("dead units") && stall.fix.contains("LeakyReLU"), "{log}");
+    let spike = log.find("lr-too-high").expect("the step-loss spike");
+    assert!(spike.detail.contains("a mini-batch loss reached 126.18"), "{log}");
+    // With the model, the stall's fix names the dead units as its cause.
+    let full = Report::new(check_run_mlp(&mlp, &params, Loss::CrossEntropy, &r, &train).unwrap());
+    let stall = full.find("stalled").unwrap();
+    assert!(stall.fix.starts_with("the cause is `dead-relu` (100 % of the hidden ReLUs are dead"), "{full}");
+    assert!(stall.fix.contains("lower the learning rate"), "{full}");
+    assert_eq!(full.find("dead-relu").unwrap().severity, Severity::Critical, "{full}");
+
+    // At lr 0.01 the same network learns: dead units are a warning, but nothing stalled or spiked.
+    let (mlp, params, r, train) = digits_run(0.01);
+    let ok = Report::new(check_run_mlp(&mlp, &params, Loss::CrossEntropy, &r, &train).unwrap());
+    assert!(ok.find("stalled").is_none() && ok.find("lr-too-high").is_none(), "{ok}");
+}
+
+#[test]
+fn a_zero_update_ratio_is_a_stall_not_silence() {
+    // Probabilities from a sigmoid into the clipped `bce`, on raw churn features: the first step
+    // saturates every output, after which every gradient is exactly 0 and nothing moves.
+    let d = churn(2000, 0, false).unwrap();
+    let mut params = Params::<f64>::new();
+    let net = Sequential::new()
+        .with(Linear::new(&mut params, "fc", d.n_features(), 1, Init::Zeros, &mut seeded_rng(0)).unwrap())
+        .with(Sigmoid);
+    let mut opt = Sgd::new(SgdConfig::lr(0.1)).unwrap();
+    let r = fit(&net, &mut params, &mut opt, Loss::Bce, &d, None, &cfg(20, usize::MAX)).unwrap();
+    assert!(r.log.steps[10..].iter().all(|s| s.update_ratio == 0.0), "the updates are exactly 0");
+    let report = Report::new(check_run(&net, &params, Loss::Bce, &r, &d).unwrap());
+    let stall = report.find("stalled").expect("a stall");
+    assert_eq!(stall.severity, Severity::Critical, "{report}");
+    assert!(stall.detail.contains("update/parameter ratio over the second half is 0.00e0"), "{report}");
+    assert!(stall.fix.starts_with("the cause is `saturated-output`"), "{report}");
+    assert!(stall.fix.contains("bce_with_logits"), "{report}");
+}
+
+#[test]
+fn a_fast_start_then_a_slow_tail_is_crawling() {
+    // Raw diabetes at lr 1e-5 (the book's chapter 8): stable, the loss falls 86 % in the first
+    // steps and then creeps, still 36 % above the optimum after 500 steps.
+    let d = diabetes_raw().unwrap();
+    let (train, _, _) = d.split(&SplitOptions { val: 0.0, test: 0.2, seed: 0, stratify: false }).unwrap();
+    let run = |data: &Dataset, lr: f64| {
+        let mut params = Params::<f64>::new();
+        let model = LinearRegression::new(&mut params, "lin", 10).unwrap();
+        let mut opt = Sgd::new(SgdConfig::lr(lr)).unwrap();
+        let r = fit(&model, &mut params, &mut opt, Loss::HalfMse, data, None, &cfg(500, usize::MAX)).unwrap();
+        Report::new(check_run(&model, &params, Loss::HalfMse, &r, data).unwrap())
+    };
+    let report = run(&train, 1e-5);
+    let f = report.find("lr-too-low").expect("a late crawl");
+    assert_eq!(f.severity, Severity::Warning, "{report}");
+    assert!(f.detail.contains("still falls steadily but slowly"), "{report}");
+    assert!(f.fix.starts_with("standardize the features"), "{report}");
+    // Standardized at lr 0.1 the same 500 steps end within 0.5 % of the optimum: quiet.
+    let report = run(&standardized(&train), 0.1);
+    assert!(report.findings.is_empty(), "{report}");
+}
+
+#[test]
+fn saturated_outputs_after_a_divergence_point_at_the_divergence_not_l2() {
+    // Raw churn features, log-loss on logits at lr 0.1: the first step jumps the loss by three
+    // orders of magnitude and the guard stops the run with every output saturated.
+    let d = churn(2000, 0, false).unwrap();
+    let mut params = Params::<f64>::new();
+    let model = LogisticRegression::new(&mut params, "logreg", d.n_features()).unwrap();
+    let mut opt = Sgd::new(SgdConfig::lr(0.1)).unwrap();
+    let r = fit(&model, &mut params, &mut opt, Loss::BceWithLogits, &d, None, &cfg(20, usize::MAX)).unwrap();
+    assert!(r.stop.diverged(), "{}", r.stop);
+    let report = Report::new(check_run(&model, &params, Loss::BceWithLogits, &r, &d).unwrap());
+    assert_eq!(report.findings[0].code, "lr-too-high", "{report}");
+    let s = report.find("saturated-output").expect("saturated");
+    assert!(s.fix.starts_with("a consequence of the divergence: lower the learning rate"), "{report}");
+    assert!(s.detail.contains("the run diverged") && !s.detail.contains("separable"), "{report}");
 }

@@ -2,7 +2,7 @@
 //! severity, and each says what was measured and how to fix it.
 //!
 //! [`check_data`] looks at a dataset before training; [`check_log`], [`check_predictions`],
-//! [`check_run`] and [`check_mlp`] look at a run after it (or after it failed).
+//! [`check_run`], [`check_mlp`] and [`check_run_mlp`] look at a run after it (or after it failed).
 
 mod data;
 mod linalg;
@@ -11,7 +11,8 @@ mod run;
 pub use data::{DataContext, Task, check_data};
 pub use linalg::symmetric_eigenvalues;
 pub use run::{
-    MLP_ROWS, SATURATED_LOGIT, check_log, check_mlp, check_predictions, check_run, hidden_preactivations,
+    CRAWL_REMAINING, MLP_ROWS, SATURATED_LOGIT, SPIKE_FACTOR, check_log, check_mlp, check_predictions,
+    check_run, check_run_mlp, hidden_preactivations,
 };
 
 use std::fmt;
