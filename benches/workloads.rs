@@ -17,6 +17,11 @@
 //!   cycling through the peers' 16 splitmix64 batches.
 //! - `capstone_epoch`: one epoch of the capstone's digits MLP (64-32-10, ReLU, Adam, L2, batch 32,
 //!   f64) through `downhill::train::fit`.
+//! - `w1_bound/{f64,f32}/{1,2}`: W1's memory-traffic bound: the time to stream the same X
+//!   (200,000 × 12 in `T`, row-major, as the W1 state holds it) once or twice with a vectorized
+//!   sum, split over `DOWNHILL_THREADS` threads, i.e. this machine's read bandwidth on exactly
+//!   that data. A W1 step reads X twice (`X·w` forward, `Xᵀ·g` backward); a step fused to read it
+//!   once has the `/1` bound.
 //! - `w1_rows` / `w2_hidden`: the scaling runs (W1 f64 at 25k..400k rows, W2 with hidden size
 //!   64..1024 at W2b's other sizes).
 
@@ -64,6 +69,99 @@ fn w1<T: Float>(bencher: Bencher) {
         "W1 {}: final loss {loss:.9}, peers {W1_FINAL_LOSS_F64}",
         T::DTYPE
     );
+}
+
+/// Sums `x` in 64 independent lanes, i.e. 4 to 16 vector accumulators, so the adds never wait on
+/// each other and the loop runs at the speed the data arrives (more lanes measured no faster).
+#[inline(always)]
+fn stream_sum_body<T: Float>(x: &[T]) -> T {
+    const LANES: usize = 64;
+    let mut acc = [T::zero(); LANES];
+    let mut rows = x.chunks_exact(LANES);
+    for c in &mut rows {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(rows.remainder()) {
+        *a += v;
+    }
+    acc.iter().fold(T::zero(), |s, &v| s + v)
+}
+
+/// [`stream_sum_body`] with the widest vectors the CPU has (chosen at run time, as downhill's
+/// own kernels are).
+fn stream_sum<T: Float>(x: &[T]) -> T {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<T: Float>(x: &[T]) -> T {
+            stream_sum_body(x)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<T: Float>(x: &[T]) -> T {
+            stream_sum_body(x)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(x) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(x) };
+        }
+    }
+    stream_sum_body(x)
+}
+
+/// W1's memory-traffic bound: stream X `reads` times (one vectorized sum per read), split into
+/// `downhill::tensor::threads()` contiguous parts, one per thread. The helper threads live for
+/// the whole bench and meet the caller at a barrier per iteration, as downhill's pool does.
+#[divan::bench(types = [f64, f32], args = [1, 2], sample_count = 60, sample_size = 1)]
+fn w1_bound<T: Float>(bencher: Bencher, reads: usize) {
+    use std::hint::black_box;
+    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let x = Logreg::<T>::new(&churn()).x;
+    let x = x.data();
+    let parts = downhill::tensor::threads().max(1);
+    let part = |p: usize| &x[x.len() * p / parts..x.len() * (p + 1) / parts];
+    let read = |p: usize| {
+        let mut s = T::zero();
+        for _ in 0..reads {
+            s += stream_sum(black_box(part(p)));
+        }
+        black_box(s)
+    };
+    let (start, done, stop) = (Barrier::new(parts), Barrier::new(parts), AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        for p in 1..parts {
+            let (start, done, stop, read) = (&start, &done, &stop, &read);
+            scope.spawn(move || {
+                loop {
+                    start.wait();
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    read(p);
+                    done.wait();
+                }
+            });
+        }
+        let once = || {
+            start.wait();
+            let s = read(0);
+            done.wait();
+            s
+        };
+        for _ in 0..3 {
+            once(); // warm-up, as `w1` takes 3 steps before timing
+        }
+        let bytes = size_of_val(x) * reads;
+        bencher.counter(divan::counter::BytesCount::new(bytes)).bench_local(once);
+        stop.store(true, Ordering::Release);
+        start.wait();
+    });
 }
 
 fn w2_bench(bencher: Bencher, shape: MlpShape, warmup: usize) {

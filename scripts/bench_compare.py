@@ -8,7 +8,9 @@ Called by scripts/bench_compare.sh (which runs both sides in one go); stdlib onl
          --w1 PEERS_LOGREG.json --w2 PEERS_MLP.json --markdown OUT.md --header TEXT]
 
 The workload table (W1, W2a, W2b, W3 at 1 and 2 threads) compares medians as downhill / best
-peer (0.50x = downhill takes half the best peer's time; the goal is <= 0.80x).
+peer (0.50x = downhill takes half the best peer's time; the goal is <= 0.80x). Under it, W1 against
+its memory-traffic bound: downhill's W1 step over the time to stream X twice (and once) measured
+by the `w1_bound` bench in the same runs (the goal is <= 2x the X-read-twice bound).
 
 Ratios are peer time / downhill time, so 125x means downhill's step is 125 times faster. Each peer
 is compared with downhill in its own dtype (torch and JAX run float32, numpy and micrograd float64).
@@ -139,7 +141,54 @@ def workload_table(args, w3_divan: dict, w3_peers: dict) -> tuple[str, dict]:
     md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     print("\n== W1/W2 ms per step (medians), W3 µs; downhill / best peer (goal ≤ 0.80×)")
     print(table(rows, right={1, 2, 3, 4, 5, 6, 7}))
-    return "\n".join(md) + "\n", {"rows": summary}
+    bound_md, bound_summary = w1_bound_table(divan)
+    if bound_md:
+        md += ["", bound_md]
+    return "\n".join(md) + "\n", {"rows": summary, "w1_bound": bound_summary}
+
+
+# W1's X: the peers' churn_200k.csv, 200,000 rows × 12 features (/work/shared/peers/README.md).
+W1_X_ELEMS = 200_000 * 12
+BOUND_GOAL = 2.0
+
+
+def w1_bound_table(divan: dict[int, dict]) -> tuple[str, list]:
+    """W1 against its memory-traffic bound, from the same runs: `w1_bound/<dtype>/<reads>` is the
+    time to stream X `reads` times with a vectorized sum on the same threads (benches/workloads.rs).
+    A W1 step reads X twice (forward X·w, backward Xᵀ·g); the goal is W1 ≤ 2× that bound. The
+    once-read bound is what a step fused to read X once would be held to."""
+    head = ["W1", "threads", "X MB", "bound: X read twice", "read GB/s", "downhill W1", "W1 / bound (twice)",
+            f"≤ {BOUND_GOAL:g}×", "bound: X read once", "W1 / bound (once)"]
+    rows, summary = [head], []
+    for dt, width in (("f64", 8), ("f32", 4)):
+        for th in (1, 2):
+            w1 = divan[th].get(f"w1/{dt}")
+            twice, once = divan[th].get(f"w1_bound/{dt}/2"), divan[th].get(f"w1_bound/{dt}/1")
+            if not (w1 and twice):
+                continue
+            mb = W1_X_ELEMS * width / 1e6
+            r2 = w1["median"] / twice["median"]
+            r1 = w1["median"] / once["median"] if once else None
+            summary.append({"dtype": dt, "threads": th, "x_mb": mb, "downhill_ms": w1["median"] * 1e3,
+                            "bound_twice_ms": twice["median"] * 1e3,
+                            "bound_once_ms": once["median"] * 1e3 if once else None,
+                            "gb_per_s": 2 * mb / 1e3 / twice["median"], "ratio_twice": r2, "ratio_once": r1})
+            rows.append([dt, str(th), f"{mb:.1f}", f"{twice['median'] * 1e3:.3f}",
+                         f"{2 * mb / 1e3 / twice['median']:.1f}", f"{w1['median'] * 1e3:.3f}", f"{r2:.2f}×",
+                         "yes" if r2 <= BOUND_GOAL else "no", f"{once['median'] * 1e3:.3f}" if once else "-",
+                         f"{r1:.2f}×" if r1 else "-"])
+    if not summary:
+        print("\n(no w1_bound results in the workload runs: W1's memory-traffic bound not shown)")
+        return "", summary
+    print("\n== W1 against its memory-traffic bound (ms, medians, same runs): X streamed by a vectorized sum")
+    print("   on the same threads; a W1 step reads X twice (X·w, Xᵀ·g), a fused step would read it once")
+    print(table(rows, right={1, 2, 3, 4, 5, 6, 8, 9}))
+    md = ["W1 against its memory-traffic bound (same runs, medians, ms): the time to stream X twice "
+          "(forward `X·w`, backward `Xᵀ·g`) and once with a vectorized sum on the same threads "
+          "(`cargo bench --bench workloads -- w1_bound`); goal W1 ≤ 2× the X-read-twice bound.", "",
+          "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(md), summary
 
 
 def main() -> int:

@@ -3,8 +3,10 @@
 # (benches/tensor.rs; benches/workloads.rs at 1 and 2 threads) and the peers' scripts for the
 # workloads of /work/shared/peers/README.md (W1 logistic regression, W2 MLP + Adam, W3 per-step
 # overhead: numpy, PyTorch eager, JAX jit, micrograd), then prints one table of W1/W2/W3 with
-# downhill / best peer per thread count, plus the W3 ratios, the matmul tape-vs-raw ratio and the
-# per-op overhead. About 10 minutes. Not part of CI: it needs the ~6 GB peer venv.
+# downhill / best peer per thread count, W1 against its memory-traffic bound (the `w1_bound` bench:
+# X streamed twice and once on the same threads, in the same run as `w1`), plus the W3 ratios,
+# the matmul tape-vs-raw ratio and the per-op overhead. About 10 minutes. Not part of CI: it needs
+# the ~6 GB peer venv.
 #
 #   bash scripts/bench_compare.sh
 #   BOOK_SNAPSHOT=1 bash scripts/bench_compare.sh   # also write book/src/generated/perf/table.md
@@ -96,6 +98,7 @@ if [[ "${WORKLOADS:-1}" != "0" ]]; then
   fi
   (cd "$ROOT" && cargo bench --bench workloads --no-run -q)
   for t in 1 2; do
+    # The `w1` filter also runs `w1_bound` (W1's memory-traffic bound) in the same process.
     echo "== downhill: cargo bench --bench workloads -- w1 w2 (DOWNHILL_THREADS=$t MATMUL_NUM_THREADS=$t)"
     # shellcheck disable=SC2086
     (cd "$ROOT" && DOWNHILL_THREADS=$t MATMUL_NUM_THREADS=$t PEERS_WORK="$WORK" \
