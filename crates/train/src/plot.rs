@@ -43,12 +43,19 @@ pub struct Series {
     pub name: String,
     /// `(x, y)` points in order.
     pub points: Vec<(f64, f64)>,
+    /// Draw each point as a marker instead of joining them with a line (see [`Series::markers`]).
+    pub markers: bool,
 }
 
 impl Series {
     /// A series from `(x, y)` pairs.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Series { name: name.into(), points }
+        Series { name: name.into(), points, markers: false }
+    }
+
+    /// The same series drawn as separate markers (no line), e.g. runs marked as diverged.
+    pub fn markers(self) -> Self {
+        Series { markers: true, ..self }
     }
 
     /// A series from `y` values at x = 0, 1, 2, ...
@@ -158,6 +165,19 @@ impl LineChart {
                                 && (!self.log_x || p.0 > 0.0)
                                 && (!self.log_y || p.1 > 0.0)
                         };
+                        if s.markers {
+                            let pts: Vec<(f64, f64)> = s.points.iter().filter(ok).copied().collect();
+                            if !pts.is_empty() {
+                                chart
+                                    .draw_series(
+                                        pts.into_iter().map(|p| Cross::new(p, 6, color.stroke_width(2))),
+                                    )
+                                    .map_err(|x| e(x.to_string()))?
+                                    .label(s.name.as_str())
+                                    .legend(move |(x, y)| Cross::new((x + 10, y), 6, color.stroke_width(2)));
+                            }
+                            continue;
+                        }
                         // Split at skipped points so a gap is not drawn as a straight line.
                         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
                         for p in &s.points {

@@ -97,6 +97,9 @@ pub fn dataset_loss<T: Float, M: Module<T> + ?Sized>(
     Ok(l.item()?.f64())
 }
 
+/// [`SweepResult::to_svg`] draws final losses up to this many times the initial loss.
+pub const SWEEP_CHART_CAP: f64 = 100.0;
+
 /// How to sweep.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SweepConfig {
@@ -161,19 +164,45 @@ impl SweepResult {
     }
 
     /// The sweep as an SVG chart: final loss against rate on log axes, with the initial loss and
-    /// the largest stable rate marked.
+    /// the largest stable rate marked. Final losses are drawn only up to [`SWEEP_CHART_CAP`]
+    /// times the initial loss, so that one diverged run (a loss of 1e30 is finite) does not
+    /// squash the rest into a flat line: runs that diverged (stopped by a divergence guard, a
+    /// non-finite loss) or ended above the cap are marked with a cross, at the cap if above it.
     pub fn to_svg(&self) -> Result<String> {
         let (lo, hi) = match (self.points.first(), self.points.last()) {
             (Some(a), Some(b)) => (a.lr, b.lr),
             _ => (1.0, 1.0),
         };
+        let cap = if self.initial_loss.is_finite() && self.initial_loss > 0.0 {
+            SWEEP_CHART_CAP * self.initial_loss
+        } else {
+            f64::INFINITY
+        };
+        let shown = |v: f64| v.is_finite() && v <= cap;
+        // Above the cap the line breaks (a NaN point), rather than joining its neighbours.
+        let line =
+            self.points.iter().map(|p| (p.lr, if shown(p.final_loss) { p.final_loss } else { f64::NAN }));
         let mut series = vec![
-            self.series(),
+            Series::new("final training loss", line.collect()),
             Series::new("initial loss", vec![(lo, self.initial_loss), (hi, self.initial_loss)]),
         ];
+        let diverged: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .filter(|p| p.stop.diverged() || !shown(p.final_loss))
+            .map(|p| (p.lr, if shown(p.final_loss) { p.final_loss } else { cap.min(f64::MAX) }))
+            .collect();
+        if !diverged.is_empty() {
+            let name = if cap.is_finite() {
+                format!("diverged (drawn at {SWEEP_CHART_CAP}x the initial loss if above)")
+            } else {
+                "diverged".to_string()
+            };
+            series.push(Series::new(name, diverged).markers());
+        }
         if let Some(r) = self.largest_stable {
             let ys: Vec<f64> =
-                self.points.iter().map(|p| p.final_loss).filter(|v| v.is_finite() && *v > 0.0).collect();
+                self.points.iter().map(|p| p.final_loss).filter(|&v| shown(v) && v > 0.0).collect();
             let (ymin, ymax) =
                 ys.iter().fold((self.initial_loss, self.initial_loss), |(a, b), &v| (a.min(v), b.max(v)));
             series.push(Series::new(format!("largest stable rate {r:.3e}"), vec![(r, ymin), (r, ymax)]));
@@ -387,5 +416,45 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// The numbers of an SVG's text labels (ticks and legend), e.g. to find the top of an axis.
+    fn label_numbers(svg: &str) -> Vec<f64> {
+        svg.split("</text>")
+            .filter_map(|t| t.rsplit('>').next())
+            .filter_map(|t| t.trim().parse::<f64>().ok())
+            .collect()
+    }
+
+    #[test]
+    fn the_chart_caps_a_huge_diverged_loss_and_marks_it() {
+        let point = |lr: f64, final_loss: f64, stop: StopReason| SweepPoint {
+            lr,
+            final_loss,
+            steps: 10,
+            stable: !stop.diverged() && final_loss <= 1.0,
+            stop,
+        };
+        let jump = StopReason::LossJump { step: 3, from: 2.0, to: 1e30 };
+        let s = SweepResult {
+            initial_loss: 1.0,
+            points: vec![
+                point(1e-3, 0.9, StopReason::MaxSteps),
+                point(1e-2, 0.5, StopReason::MaxSteps),
+                point(1e-1, 0.3, StopReason::MaxSteps),
+                point(1.0, 1e30, jump),
+                point(10.0, f64::NAN, StopReason::NonFinite { step: 1, loss: f64::NAN }),
+            ],
+            largest_stable: Some(1e-1),
+            suggested: Some(1e-1 / 3.0),
+            best_loss_lr: Some(1e-1),
+        };
+        let svg = s.to_svg().unwrap();
+        assert!(
+            svg.contains("diverged (drawn at 100x the initial loss if above)"),
+            "the diverged runs are marked"
+        );
+        let top = label_numbers(&svg).into_iter().fold(0.0, f64::max);
+        assert!(top > 1.0 && top <= 200.0, "the y axis stops near the cap, not at 1e30: top label {top}");
     }
 }
