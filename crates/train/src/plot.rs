@@ -3,6 +3,7 @@
 //! inputs give byte-identical files.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{BoldPoints, DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 
 use crate::metrics::Calibration;
@@ -120,6 +121,68 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
     Some(((lo - pad).max(f64::MIN), (hi + pad).min(f64::MAX)))
 }
 
+/// A base-10 log axis: plotters' own, whose ticks fall only on powers of 10 and the multiples
+/// above the first one, except when that gives fewer than three ticks (a range under a decade, or
+/// barely over one): then ticks at 1-2-5 multiples of powers of 10, or at every multiple 1-9, or
+/// at evenly spaced round numbers, whichever first gives three or more.
+struct LogAxis {
+    inner: LogCoord<f64>,
+    /// The replacement ticks, when plotters' are too few.
+    ticks: Option<Vec<f64>>,
+}
+
+impl LogAxis {
+    fn new(lo: f64, hi: f64) -> Self {
+        let inner: LogCoord<f64> = (lo..hi).log_scale().into();
+        let theirs = inner.key_points(BoldPoints(10));
+        let ticks = (theirs.len() < 3).then(|| log_ticks(lo, hi));
+        LogAxis { inner, ticks }
+    }
+}
+
+/// At least three round ticks in `[lo, hi]` (`0 < lo < hi`) for a log axis over a short range.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let inside = |v: f64| v >= lo * (1.0 - 1e-12) && v <= hi * (1.0 + 1e-12);
+    let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    for mults in [&[1.0, 2.0, 5.0][..], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]] {
+        let t: Vec<f64> = (k0..=k1)
+            .flat_map(|k| mults.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(|&v| inside(v))
+            .collect();
+        if t.len() >= 3 {
+            return t;
+        }
+    }
+    // Round numbers 1, 2 or 5 × 10^k apart, about five of them.
+    let raw = (hi - lo) / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|&s| s >= raw).unwrap_or(10.0 * mag);
+    let (a, b) = ((lo / step).ceil() as i64, (hi / step).floor() as i64);
+    (a..=b).map(|i| i as f64 * step).filter(|&v| v > 0.0).collect()
+}
+
+impl Ranged for LogAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        match &self.ticks {
+            // Labels (bold points) only; no light lines between them.
+            Some(_) if hint.weight().allow_light_points() => Vec::new(),
+            Some(t) => t.clone(),
+            None => self.inner.key_points(hint),
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
 fn render(
     title: &str,
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
@@ -210,10 +273,10 @@ impl LineChart {
             }
             match (self.log_x, self.log_y) {
                 (false, false) => draw!(b.build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)),
-                (true, false) => draw!(b.build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1)),
-                (false, true) => draw!(b.build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())),
+                (true, false) => draw!(b.build_cartesian_2d(LogAxis::new(xr.0, xr.1), yr.0..yr.1)),
+                (false, true) => draw!(b.build_cartesian_2d(xr.0..xr.1, LogAxis::new(yr.0, yr.1))),
                 (true, true) => {
-                    draw!(b.build_cartesian_2d((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale()))
+                    draw!(b.build_cartesian_2d(LogAxis::new(xr.0, xr.1), LogAxis::new(yr.0, yr.1)))
                 }
             }
             Ok(())
@@ -480,5 +543,40 @@ mod tests {
         assert!(reliability_svg(&cal, "reliability").unwrap().contains("ECE"));
         assert!(residual_svg(&[1.0, 2.0], &[1.5, 1.0], "residuals").is_ok());
         assert!(residual_svg(&[1.0], &[1.5, 1.0], "residuals").is_err());
+    }
+
+    /// The y-axis tick labels of an SVG chart (the right-aligned texts), as numbers.
+    fn y_labels(svg: &str) -> Vec<f64> {
+        svg.split("<text")
+            .skip(1)
+            .filter(|t| t.contains("text-anchor=\"end\""))
+            .filter_map(|t| t.split('>').nth(1)?.split('<').next()?.trim().parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn a_log_axis_under_a_decade_still_gets_readable_ticks() {
+        let chart = |ys: &[f64]| LineChart {
+            title: "loss".into(),
+            x_label: "step".into(),
+            y_label: "loss".into(),
+            log_x: false,
+            log_y: true,
+            series: vec![Series::from_values("train", ys)],
+        };
+        // 0.22 to 0.69: no power of 10 inside, so plotters alone labels nothing.
+        let labels = y_labels(&chart(&[0.69, 0.5, 0.3, 0.25, 0.22]).to_svg().unwrap());
+        assert_eq!(labels, [0.3, 0.4, 0.5, 0.6, 0.7]);
+        // 1430 to 14355 (a loss falling by 10x): plotters alone labels only 10000.
+        let labels = y_labels(&chart(&[14355.0, 5000.0, 2000.0, 1430.0]).to_svg().unwrap());
+        assert_eq!(labels, [2000.0, 5000.0, 10000.0]);
+        // A narrow range: evenly spaced round numbers.
+        let labels = y_labels(&chart(&[1436.0, 1440.0, 1450.0]).to_svg().unwrap());
+        assert!(labels.len() >= 3 && labels.iter().all(|v| v.fract() == 0.0), "{labels:?}");
+        // Several decades: plotters' own ticks, unchanged.
+        let labels = y_labels(&chart(&[1e-4, 1e-2, 1.0]).to_svg().unwrap());
+        assert!(labels.contains(&0.01) && labels.contains(&1.0), "{labels:?}");
+        let t = log_ticks(0.4, 0.45);
+        assert_eq!(t.iter().map(tick).collect::<Vec<_>>(), ["0.4", "0.41", "0.42", "0.43", "0.44", "0.45"]);
     }
 }
