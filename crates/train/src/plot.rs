@@ -386,7 +386,9 @@ impl ContourChart<'_> {
 }
 
 /// A reliability diagram: fraction of positives against mean predicted probability per bin, with
-/// the diagonal of perfect calibration; the title carries the expected calibration error.
+/// the diagonal of perfect calibration; the title carries the expected calibration error, and
+/// each bin's point is labelled with its row count (a bin of 3 rows says little, one of 300 a
+/// lot).
 pub fn reliability_svg(cal: &Calibration, title: &str) -> Result<String> {
     let title = format!("{title} (ECE {:.4})", cal.ece);
     let e = plot_err(&title);
@@ -400,24 +402,30 @@ pub fn reliability_svg(cal: &Calibration, title: &str) -> Result<String> {
             .map_err(|x| e(x.to_string()))?;
         chart
             .configure_mesh()
-            .x_desc("mean predicted probability")
+            .x_desc("mean predicted probability (labels: rows in the bin)")
             .y_desc("fraction positive")
             .draw()
             .map_err(|x| e(x.to_string()))?;
         chart
             .draw_series(LineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.4)))
             .map_err(|x| e(x.to_string()))?;
-        let pts: Vec<(f64, f64)> = cal
+        let bins: Vec<(f64, f64, usize)> = cal
             .bins
             .iter()
             .filter(|b| b.count > 0)
-            .map(|b| (b.mean_predicted, b.fraction_positive))
+            .map(|b| (b.mean_predicted, b.fraction_positive, b.count))
             .collect();
         chart
-            .draw_series(LineSeries::new(pts.clone(), PALETTE[0].stroke_width(2)))
+            .draw_series(LineSeries::new(bins.iter().map(|b| (b.0, b.1)), PALETTE[0].stroke_width(2)))
             .map_err(|x| e(x.to_string()))?;
         chart
-            .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, PALETTE[0].filled())))
+            .draw_series(bins.iter().map(|&(x, y, n)| {
+                // The count above the point, or below it near the top edge.
+                let dy = if y > 0.9 { 8 } else { -20 };
+                EmptyElement::at((x, y))
+                    + Circle::new((0, 0), 4, PALETTE[0].filled())
+                    + Text::new(n.to_string(), (-6, dy), ("sans-serif", 12))
+            }))
             .map_err(|x| e(x.to_string()))?;
         Ok(())
     })
@@ -540,7 +548,16 @@ mod tests {
         let svg = c.to_svg().unwrap();
         assert!(svg.contains("gd") && svg.matches("<polyline").count() > 12, "contour lines drawn");
         let cal = calibration(&[0.1, 0.4, 0.8, 0.9], &[0.0, 1.0, 1.0, 1.0], 10).unwrap();
-        assert!(reliability_svg(&cal, "reliability").unwrap().contains("ECE"));
+        let svg = reliability_svg(&cal, "reliability").unwrap();
+        assert!(svg.contains("ECE"));
+        let cal = calibration(&[0.15, 0.15, 0.15, 0.85], &[0.0, 0.0, 1.0, 1.0], 10).unwrap();
+        let svg = reliability_svg(&cal, "reliability").unwrap();
+        let labels: Vec<&str> = svg
+            .split("<text")
+            .filter_map(|t| t.split('>').nth(1)?.split('<').next())
+            .map(str::trim)
+            .collect();
+        assert!(labels.contains(&"3") && labels.contains(&"1"), "the bin counts 3 and 1: {labels:?}");
         assert!(residual_svg(&[1.0, 2.0], &[1.5, 1.0], "residuals").is_ok());
         assert!(residual_svg(&[1.0], &[1.5, 1.0], "residuals").is_err());
     }
