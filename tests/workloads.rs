@@ -68,27 +68,37 @@ fn w1_matches_the_hand_derived_gradient_descent() {
     let (w_ref, b_ref) = data.reference_gd(support::W1_STEPS, support::W1_LR);
     let loss_ref = data.loss64(&w_ref, b_ref);
 
-    let mut m = Logreg::<f64>::new(&data);
-    let first = m.step();
-    for _ in 1..support::W1_STEPS {
-        m.step();
+    // The fused loss (`LogisticRegression::loss`) and the composite it replaces.
+    for (path, mut m) in
+        [("fused", Logreg::<f64>::new(&data)), ("composite", Logreg::<f64>::composite(&data))]
+    {
+        let first = m.step();
+        for _ in 1..support::W1_STEPS {
+            m.step();
+        }
+        let (w, b) = m.weights();
+        assert!((first - 2f64.ln()).abs() < 1e-12, "{path}: the loss at w = 0 is ln 2, got {first}");
+        for (j, (a, r)) in w.iter().zip(&w_ref).enumerate() {
+            assert!((a - r).abs() < 1e-9 * (1.0 + r.abs()), "{path} w[{j}]: tape {a}, reference {r}");
+        }
+        assert!((b - b_ref).abs() < 1e-9, "{path} b: tape {b}, reference {b_ref}");
+        let loss = data.loss64(&w, b);
+        assert!(
+            (loss - loss_ref).abs() < 1e-12 && loss < 0.9 * 2f64.ln(),
+            "{path}: loss {loss}, reference {loss_ref}"
+        );
     }
-    let (w, b) = m.weights();
-    assert!((first - 2f64.ln()).abs() < 1e-12, "the loss at w = 0 is ln 2, got {first}");
-    for (j, (a, r)) in w.iter().zip(&w_ref).enumerate() {
-        assert!((a - r).abs() < 1e-9 * (1.0 + r.abs()), "w[{j}]: tape {a}, reference {r}");
-    }
-    assert!((b - b_ref).abs() < 1e-9, "b: tape {b}, reference {b_ref}");
-    let loss = data.loss64(&w, b);
-    assert!((loss - loss_ref).abs() < 1e-12 && loss < 0.9 * 2f64.ln(), "loss {loss}, reference {loss_ref}");
 
     // f32 follows the same path to f32 precision.
-    let mut m32 = Logreg::<f32>::new(&data);
-    for _ in 0..support::W1_STEPS {
-        m32.step();
+    for (path, mut m32) in
+        [("fused", Logreg::<f32>::new(&data)), ("composite", Logreg::<f32>::composite(&data))]
+    {
+        for _ in 0..support::W1_STEPS {
+            m32.step();
+        }
+        let (w, b) = m32.weights();
+        assert!((data.loss64(&w, b) - loss_ref).abs() < 1e-4, "{path}: f32 loss {}", data.loss64(&w, b));
     }
-    let (w, b) = m32.weights();
-    assert!((data.loss64(&w, b) - loss_ref).abs() < 1e-4, "f32 loss {}", data.loss64(&w, b));
 }
 
 /// Prints the bits of a W1 and a W2 run (run as a child process by the test below).

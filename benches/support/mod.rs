@@ -3,7 +3,8 @@
 //! (`tests/workloads.rs`), so the code that is timed is the code that is checked.
 //!
 //! - **W1**: full-batch logistic regression by gradient descent (w = 0, b = 0, lr 1.0, mean
-//!   log-loss through `bce_with_logits_loss`) on standardized features.
+//!   log-loss through `LogisticRegression::loss`, or spelled out with `bce_with_logits_loss`) on
+//!   standardized features.
 //! - **W2**: an MLP `in → hid (ReLU) → out`, softmax cross-entropy, Adam (lr 1e-3, β 0.9/0.999,
 //!   ε 1e-8), f32, with the peers' splitmix64 weights and batches (`common.py`), so downhill sees
 //!   the same numbers as numpy, PyTorch and JAX.
@@ -13,6 +14,7 @@
 use std::path::Path;
 
 use downhill::nn::loss::{bce_with_logits_loss, softmax_cross_entropy};
+use downhill::nn::{LogisticRegression, Module};
 use downhill::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 use downhill::tensor::{Float, Grads, ParamId, Params, Tape, Tensor};
 
@@ -305,13 +307,19 @@ impl LogregData {
     }
 }
 
-/// The W1 training state in `T`: `w [d, 1] = 0`, `b [] = 0`, plain GD with lr 1.0.
+/// The W1 training state in `T`: `nn::LogisticRegression` (weight `[d, 1]` and bias `[1, 1]`,
+/// both zero), plain GD with lr 1.0. `step` uses the model's own loss
+/// (`LogisticRegression::loss`: one fused node that reads X once per step); the `composite`
+/// state spells the same loss out as `bce_with_logits_loss(model.forward(x), y)` (matmul, bias
+/// add, loss: X read twice per step), the way the graph looks without the fused node.
 pub struct Logreg<T: Float> {
     pub params: Params<T>,
+    pub model: LogisticRegression,
     pub w: ParamId,
     pub b: ParamId,
     pub x: Tensor<T>,
     pub y: Tensor<T>,
+    fused: bool,
     tape: Tape<T>,
     grads: Grads<T>,
     opt: Sgd<T>,
@@ -324,16 +332,28 @@ pub const W1_STEPS: usize = 200;
 pub const W1_FINAL_LOSS_F64: f64 = 0.218255667;
 
 impl<T: Float> Logreg<T> {
+    /// W1 through the model's fused loss.
     pub fn new(data: &LogregData) -> Self {
+        Self::build(data, true)
+    }
+
+    /// W1 through the composite loss (`bce_with_logits_loss` of the model's logits).
+    pub fn composite(data: &LogregData) -> Self {
+        Self::build(data, false)
+    }
+
+    fn build(data: &LogregData, fused: bool) -> Self {
         let mut params = Params::new();
-        let w = params.insert("w", Tensor::zeros([data.d, 1])).unwrap();
-        let b = params.insert("b", Tensor::zeros([])).unwrap();
+        let model = LogisticRegression::new(&mut params, "logreg", data.d).unwrap();
+        let (w, b) = (model.linear().weight(), model.linear().bias().unwrap());
         Logreg {
             params,
+            model,
             w,
             b,
             x: tensor(&data.x, [data.n, data.d]),
             y: tensor(&data.y, [data.n, 1]),
+            fused,
             tape: Tape::new(),
             grads: Grads::new(),
             opt: Sgd::new(SgdConfig::lr(W1_LR)).unwrap(),
@@ -345,9 +365,12 @@ impl<T: Float> Logreg<T> {
         self.tape.clear();
         let loss = {
             let t = &self.tape;
-            let (w, b) = (t.param(&self.params, self.w), t.param(&self.params, self.b));
             let (x, y) = (t.constant(&self.x), t.constant(&self.y));
-            let loss = bce_with_logits_loss(x.matmul(w) + b, y);
+            let loss = if self.fused {
+                self.model.loss(t, &self.params, x, y)
+            } else {
+                bce_with_logits_loss(self.model.forward(t, &self.params, x), y)
+            };
             loss.backward_into(&mut self.grads).unwrap();
             loss.item().unwrap()
         };

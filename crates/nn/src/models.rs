@@ -106,6 +106,45 @@ impl LogisticRegression {
         self.linear.forward(tape, params, x).sigmoid()
     }
 
+    /// The mean binary cross-entropy of the model's logits against 0/1 targets `y [batch, 1]`:
+    /// the value of `bce_with_logits_loss(self.forward(tape, params, x), y)`.
+    ///
+    /// From [`LARGE`](downhill_tensor::LARGE) input values on (e.g. a full-batch step over a
+    /// large data set) it is one fused node,
+    /// [`Var::linear_bce_with_logits_mean`]: `x` is read once per step instead of twice (the
+    /// product, then `xᵀ·(σ(z) − y)` in the backward pass), which is what such a step costs;
+    /// the last digits differ from the composite's. Smaller batches use the composite and its
+    /// exact digits. Shape mistakes are recorded on the tape like every op's.
+    #[track_caller]
+    pub fn loss<'t, T: Float>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+        y: Var<'t, T>,
+    ) -> Var<'t, T> {
+        tape.record(self.try_loss(tape, params, x, y))
+    }
+
+    /// [`LogisticRegression::loss`], returning a shape error at once.
+    #[track_caller]
+    pub fn try_loss<'t, T: Float>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+        y: Var<'t, T>,
+    ) -> Result<Var<'t, T>> {
+        let large = x.shape().is_ok_and(|s| s.rank() == 2 && s.numel() >= downhill_tensor::LARGE);
+        match self.linear.bias() {
+            Some(b) if large => {
+                let (w, b) = (tape.param(params, self.linear.weight()), tape.param(params, b));
+                x.try_linear_bce_with_logits_mean(w, b, y)
+            }
+            _ => crate::loss::try_bce_with_logits_loss(self.linear.try_forward(tape, params, x)?, y),
+        }
+    }
+
     /// Class labels (0 or 1) for a batch: 1 where the probability is at least `threshold`
     /// (0.5 is the usual choice).
     #[track_caller]

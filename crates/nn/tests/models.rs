@@ -162,6 +162,53 @@ fn logistic_regression_separates_and_reports_probabilities() {
     assert!(proba.data().iter().all(|&p| p > 0.0 && p < 1.0));
 }
 
+/// `LogisticRegression::loss` is `bce_with_logits_loss(forward)`: to the bit on a small batch
+/// (the composite), to 1e-12 on a large one (the fused one-pass node), with the same gradients.
+#[test]
+fn logistic_regression_loss_is_the_bce_of_its_logits() {
+    for rows in [50, 6_000] {
+        let mut rng = seeded_rng(11);
+        let x = Tensor::rand_normal([rows, 6], 0.0, 1.0, &mut rng).unwrap();
+        let y = x.data().chunks(6).map(|r| f64::from(r[0] - r[3] > 0.2)).collect::<Vec<_>>();
+        let y = t(&y, &[rows, 1]);
+        let mut params = Params::new();
+        let model =
+            LogisticRegression::with_init(&mut params, "m", 6, Init::Normal { std: 0.5 }, &mut rng).unwrap();
+        let run = |fused: bool| {
+            let tape = Tape::new();
+            let (xv, yv) = (tape.constant(&x), tape.constant(&y));
+            let loss = if fused {
+                model.loss(&tape, &params, xv, yv)
+            } else {
+                bce_with_logits_loss(model.forward(&tape, &params, xv), yv)
+            };
+            let g = loss.backward().unwrap();
+            let grads: Vec<f64> =
+                model.params().into_iter().flat_map(|id| g.get(id).unwrap().data().to_vec()).collect();
+            (loss.item().unwrap(), grads, tape.op_names().contains(&"linear_bce_with_logits"))
+        };
+        let ((lf, gf, fused_node), (lc, gc, _)) = (run(true), run(false));
+        assert_eq!(fused_node, rows * 6 >= downhill_tensor::LARGE, "{rows} rows");
+        if fused_node {
+            assert!((lf - lc).abs() < 1e-12 * lc, "{lf} vs {lc}");
+            for (a, b) in gf.iter().zip(&gc) {
+                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+            }
+        } else {
+            assert_eq!((lf, gf), (lc, gc));
+        }
+    }
+    // A target of the wrong shape is the usual typed error, whichever path.
+    let mut params = Params::<f64>::new();
+    let model = LogisticRegression::new(&mut params, "m", 6).unwrap();
+    for rows in [50, 6_000] {
+        let tape = Tape::new();
+        let (xv, yv) = (tape.constant(&Tensor::zeros([rows, 6])), tape.constant(&Tensor::zeros([rows])));
+        let e = model.try_loss(&tape, &params, xv, yv).unwrap_err().to_string();
+        assert!(e.contains(&format!("target is [{rows}]")), "{e}");
+    }
+}
+
 #[test]
 fn softmax_regression_classifies_three_blobs() {
     let mut rng = seeded_rng(9);

@@ -84,6 +84,62 @@ pub(crate) fn softplus_sigmoid(z: f64) -> (f64, f64) {
     if z.is_nan() { (z, z) } else { (sp, sig) }
 }
 
+/// [`exp`] in `f32` for the `f32` kernels: the same reduction (`x = k·ln2 + r`, `|r| ≤ ln2/2`)
+/// with a degree-7 Taylor polynomial (truncation < 6e-9 relative); within a few ulp of the
+/// correctly rounded `f32`. Clamped to `[−87, 88]` (so `e^−87 ≈ 1.6e-38` instead of a subnormal).
+#[inline(always)]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split so that `k·LN2_HI` is exact for |k| < 2^8.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const SHIFT: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
+    let xc = x.clamp(-87.0, 88.0);
+    let t = xc * LOG2E + SHIFT;
+    let kf = t - SHIFT;
+    let r = (xc - kf * LN2_HI) - kf * LN2_LO;
+    let mut p = 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    let k = t.to_bits().wrapping_sub(SHIFT.to_bits());
+    let scale = f32::from_bits(k.wrapping_add(127) << 23);
+    let y = p * scale;
+    if x.is_nan() { x } else { y }
+}
+
+/// [`softplus_sigmoid`] in `f32` for the `f32` kernels (one `exp`, two divisions), within a few
+/// `f32` ulp of the exact values.
+#[inline(always)]
+pub(crate) fn softplus_sigmoid_f32(z: f32) -> (f32, f32) {
+    const SQRT2: f32 = std::f32::consts::SQRT_2;
+    const LN2: f32 = std::f32::consts::LN_2;
+    let e = exp_f32(-z.abs());
+    let u = 1.0 + e;
+    let inv = 1.0 / u;
+    // ln(1 + e) = ln(u) + (e − (u − 1))/u to first order (the rounding error of 1 + e).
+    let c = (e - (u - 1.0)) * inv;
+    let big = u > SQRT2;
+    let f = if big { u * 0.5 } else { u };
+    let m = if big { LN2 } else { 0.0 };
+    // ln f = 2·atanh(s), s = (f − 1)/(f + 1), |s| ≤ 0.1716: the series to s¹¹.
+    let s = (f - 1.0) / (f + 1.0);
+    let q = s * s;
+    let mut p = 1.0 / 11.0;
+    p = p * q + 1.0 / 9.0;
+    p = p * q + 1.0 / 7.0;
+    p = p * q + 1.0 / 5.0;
+    p = p * q + 1.0 / 3.0;
+    let ln1p = m + ((s + s) + (s + s) * (q * p)) + c;
+    let sp = z.max(0.0) + ln1p;
+    let sig = if z >= 0.0 { inv } else { e * inv };
+    if z.is_nan() { (z, z) } else { (sp, sig) }
+}
+
 /// `softplus(z) = max(z, 0) + ln(1 + e^−|z|)` (NaN stays NaN).
 #[inline(always)]
 fn softplus(z: f64) -> f64 {
@@ -152,6 +208,33 @@ macro_rules! multiversion {
 
 pub(crate) use multiversion;
 
+/// Calls `$k::<T, K>` for the feature counts 1..=16, else `$generic`.
+macro_rules! by_k {
+    ($k:expr, $kfn:ident, $generic:ident, ($($arg:expr),*)) => {
+        match $k {
+            1 => $kfn::<T, 1>($($arg),*),
+            2 => $kfn::<T, 2>($($arg),*),
+            3 => $kfn::<T, 3>($($arg),*),
+            4 => $kfn::<T, 4>($($arg),*),
+            5 => $kfn::<T, 5>($($arg),*),
+            6 => $kfn::<T, 6>($($arg),*),
+            7 => $kfn::<T, 7>($($arg),*),
+            8 => $kfn::<T, 8>($($arg),*),
+            9 => $kfn::<T, 9>($($arg),*),
+            10 => $kfn::<T, 10>($($arg),*),
+            11 => $kfn::<T, 11>($($arg),*),
+            12 => $kfn::<T, 12>($($arg),*),
+            13 => $kfn::<T, 13>($($arg),*),
+            14 => $kfn::<T, 14>($($arg),*),
+            15 => $kfn::<T, 15>($($arg),*),
+            16 => $kfn::<T, 16>($($arg),*),
+            k => $generic($($arg,)* k),
+        }
+    };
+}
+
+pub(crate) use by_k;
+
 multiversion!(
     /// [`bce_sum_generic`], compiled for the widest vectors the CPU has (same result on each).
     bce_sum, bce_sum_generic, (z: &[T], y: &[T]) -> f64
@@ -197,6 +280,35 @@ mod tests {
             worst = worst.max(ulps(ln_1p_unit(e), e.ln_1p()));
         }
         assert!(worst <= 3, "ln_1p: worst error {worst} ulp");
+    }
+
+    fn ulps32(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i32 - b.to_bits() as i32).unsigned_abs()
+    }
+
+    #[test]
+    fn f32_exp_softplus_and_sigmoid_are_within_a_few_ulp() {
+        let (mut worst_exp, mut worst_sp, mut worst_sig) = (0, 0, 0);
+        let mut z = -86.9f32;
+        while z < 87.9 {
+            worst_exp = worst_exp.max(ulps32(exp_f32(z), (z as f64).exp() as f32));
+            let zd = f64::from(z);
+            let sp_ref = (zd.max(0.0) + (-zd.abs()).exp().ln_1p()) as f32;
+            let sig_ref = crate::ops::unary::sigmoid(zd) as f32;
+            let (sp, sig) = softplus_sigmoid_f32(z);
+            worst_sp = worst_sp.max(ulps32(sp, sp_ref));
+            if sig_ref > 1e-37 {
+                worst_sig = worst_sig.max(ulps32(sig, sig_ref));
+            }
+            z += 0.001_234_567;
+        }
+        assert!(worst_exp <= 2, "exp_f32: worst error {worst_exp} ulp");
+        assert!(worst_sp <= 3, "softplus_f32: worst error {worst_sp} ulp");
+        assert!(worst_sig <= 3, "sigmoid_f32: worst error {worst_sig} ulp");
+        let (a, b) = softplus_sigmoid_f32(f32::NAN);
+        assert!(a.is_nan() && b.is_nan() && exp_f32(f32::NAN).is_nan());
+        assert_eq!(softplus_sigmoid_f32(200.0), (200.0, 1.0));
+        assert!(softplus_sigmoid_f32(-200.0).1 >= 0.0);
     }
 
     #[test]

@@ -60,6 +60,15 @@ pub(crate) enum Aux<T: Float> {
         start: usize,
         len: usize,
     },
+    /// A fused op with more than two inputs (a range of `Inner::id_pool`) that computed part of
+    /// its backward pass during the forward one (a range of `Inner::stash`, empty if no input
+    /// needed a gradient).
+    Fused {
+        start: usize,
+        len: usize,
+        stash: usize,
+        stash_len: usize,
+    },
 }
 
 /// A backward rule: adds the node's contribution to its inputs' gradients.
@@ -88,6 +97,10 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) param_seen: Vec<bool>,
     pub(crate) index_pool: Vec<usize>,
     pub(crate) id_pool: Vec<u32>,
+    /// Values fused ops compute in the forward pass for their backward rule (see `Aux::Fused`).
+    pub(crate) stash: Vec<T>,
+    /// Scratch for fused ops' per-chunk partial sums; kept across `clear()`.
+    pub(crate) scratch: Vec<f64>,
     pub(crate) customs: Vec<Box<dyn CustomOp<T>>>,
     pub(crate) error: Option<Error>,
     pub(crate) anomaly: bool,
@@ -99,6 +112,7 @@ pub(crate) struct Vals<'a, T: Float> {
     pub(crate) bufs: &'a [Vec<T>],
     pub(crate) index_pool: &'a [usize],
     pub(crate) id_pool: &'a [u32],
+    pub(crate) stash: &'a [T],
     pub(crate) customs: &'a [Box<dyn CustomOp<T>>],
 }
 
@@ -312,6 +326,8 @@ impl<T: Float> Tape<T> {
                 param_seen: Vec::new(),
                 index_pool: Vec::new(),
                 id_pool: Vec::new(),
+                stash: Vec::new(),
+                scratch: Vec::new(),
                 customs: Vec::new(),
                 error: None,
                 anomaly: false,
@@ -339,6 +355,7 @@ impl<T: Float> Tape<T> {
         inner.nodes.clear();
         inner.index_pool.clear();
         inner.id_pool.clear();
+        inner.stash.clear();
         inner.customs.clear();
         inner.error = None;
     }
@@ -423,10 +440,21 @@ impl<T: Float> Tape<T> {
             inner.has_grad.resize(n, false);
         }
         inner.has_grad[..n].fill(false);
-        let Inner { nodes, bufs, gbufs, has_grad, param_seen, index_pool, id_pool, customs, anomaly, .. } =
-            inner;
+        let Inner {
+            nodes,
+            bufs,
+            gbufs,
+            has_grad,
+            param_seen,
+            index_pool,
+            id_pool,
+            stash,
+            customs,
+            anomaly,
+            ..
+        } = inner;
         let nodes = &nodes[..n];
-        let vals = Vals { nodes, bufs, index_pool, id_pool, customs };
+        let vals = Vals { nodes, bufs, index_pool, id_pool, stash, customs };
         if nodes[loss as usize].requires_grad {
             let g = &mut gbufs[loss as usize];
             g.clear();
@@ -486,7 +514,9 @@ fn inner_poison<T: Float>(inner: &mut Inner<T>, e: Error) {
 fn check_backward<T: Float>(vals: &Vals<'_, T>, gbufs: &[Vec<T>], has: &[bool], i: usize) -> Option<Error> {
     let node = vals.node(i);
     let mut inputs: SmallVec<[u32; 4]> = node.inputs.iter().copied().filter(|&x| x != NONE).collect();
-    if let Aux::Inputs { start, len, .. } | Aux::Custom { start, len, .. } = node.aux {
+    if let Aux::Inputs { start, len, .. } | Aux::Custom { start, len, .. } | Aux::Fused { start, len, .. } =
+        node.aux
+    {
         inputs.extend_from_slice(&vals.id_pool[start..start + len]);
     }
     for inp in inputs {

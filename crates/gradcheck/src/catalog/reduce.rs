@@ -41,6 +41,24 @@ pub(super) const ENTRIES: &[Entry] = &[
         let (z, y) = (uniform(&d, r, -4.0, 4.0), uniform(&d, r, 0.0, 1.0));
         Case::new(vec![("z", z), ("y", y)], "", |_, v| v[0].bce_with_logits_mean(v[1]))
     }),
+    // The fused logistic-regression loss of `ops/fused.rs`: all four inputs differentiated,
+    // feature counts on both sides of its 16-feature fast path, each bias shape it accepts.
+    entry(
+        "linear_bce_with_logits_mean",
+        &["linear_bce_with_logits_mean"],
+        &["linear_bce_with_logits"],
+        |r| {
+            let (n, k) = (size(r, 1, 6), if r.random_bool(0.8) { size(r, 1, 5) } else { 17 });
+            let x = uniform(&[n, k], r, -2.0, 2.0);
+            let w = uniform(&[k, 1], r, -1.0, 1.0);
+            let bias_dims: &[usize] = [&[][..], &[1][..], &[1, 1][..]][r.random_range(0..3)];
+            let b = uniform(bias_dims, r, -1.0, 1.0);
+            let y = uniform(&[n, 1], r, 0.0, 1.0);
+            Case::new(vec![("x", x), ("w", w), ("b", b), ("y", y)], "", |_, v| {
+                v[0].linear_bce_with_logits_mean(v[1], v[2], v[3])
+            })
+        },
+    ),
     Entry {
         kink: Some(|r| {
             let (x, n) = tied_max(&dims(r, 1, 3), r, None);

@@ -69,35 +69,10 @@ fn matvec_t_rows_k<T: Float, const K: usize>(x: &[T], g: &[T], p: &mut [T]) {
     p.copy_from_slice(&acc);
 }
 
-/// Calls `$k::<T, K>` for the feature counts 1..=16, else `$generic`.
-macro_rules! by_k {
-    ($k:expr, $kfn:ident, $generic:ident, ($($arg:expr),*)) => {
-        match $k {
-            1 => $kfn::<T, 1>($($arg),*),
-            2 => $kfn::<T, 2>($($arg),*),
-            3 => $kfn::<T, 3>($($arg),*),
-            4 => $kfn::<T, 4>($($arg),*),
-            5 => $kfn::<T, 5>($($arg),*),
-            6 => $kfn::<T, 6>($($arg),*),
-            7 => $kfn::<T, 7>($($arg),*),
-            8 => $kfn::<T, 8>($($arg),*),
-            9 => $kfn::<T, 9>($($arg),*),
-            10 => $kfn::<T, 10>($($arg),*),
-            11 => $kfn::<T, 11>($($arg),*),
-            12 => $kfn::<T, 12>($($arg),*),
-            13 => $kfn::<T, 13>($($arg),*),
-            14 => $kfn::<T, 14>($($arg),*),
-            15 => $kfn::<T, 15>($($arg),*),
-            16 => $kfn::<T, 16>($($arg),*),
-            k => $generic($($arg,)* k),
-        }
-    };
-}
-
 #[inline(always)]
 fn matvec_t_rows_any<T: Float>(x: &[T], g: &[T], k: usize, p: &mut [T]) {
     let generic = |x, g, p, k| matvec_t_rows_generic(x, g, k, p);
-    by_k!(k, matvec_t_rows_k, generic, (x, g, p))
+    crate::fastmath::by_k!(k, matvec_t_rows_k, generic, (x, g, p))
 }
 
 crate::fastmath::multiversion!(matvec_rows, matvec_rows_generic, (x: &[T], w: &[T], k: usize, out: &mut [T]) -> ());
