@@ -302,8 +302,15 @@ pub struct ContourChart<'a> {
 }
 
 impl ContourChart<'_> {
-    /// Renders the chart (a 121 × 121 grid; levels from the `contour` crate's marching squares).
+    /// Renders the chart (a 121 × 121 grid; levels from the `contour` crate's marching squares),
+    /// with axes labelled `x` and `y`; [`ContourChart::to_svg_with_labels`] names them.
     pub fn to_svg(&self) -> Result<String> {
+        self.to_svg_with_labels("x", "y")
+    }
+
+    /// [`ContourChart::to_svg`] with the axes labelled `x_label` and `y_label` (e.g. the two
+    /// parameters, `w` and `b`).
+    pub fn to_svg_with_labels(&self, x_label: &str, y_label: &str) -> Result<String> {
         let e = plot_err(&self.title);
         let n = 121usize;
         let (dx, dy) = ((self.x.1 - self.x.0) / (n - 1) as f64, (self.y.1 - self.y.0) / (n - 1) as f64);
@@ -344,8 +351,8 @@ impl ContourChart<'_> {
             chart
                 .configure_mesh()
                 .disable_mesh()
-                .x_desc("x")
-                .y_desc("y")
+                .x_desc(x_label)
+                .y_desc(y_label)
                 .x_label_formatter(&tick)
                 .y_label_formatter(&tick)
                 .draw()
@@ -547,6 +554,18 @@ mod tests {
         };
         let svg = c.to_svg().unwrap();
         assert!(svg.contains("gd") && svg.matches("<polyline").count() > 12, "contour lines drawn");
+        let texts = |svg: &str| -> Vec<String> {
+            svg.split("<text")
+                .filter_map(|t| Some(t.split('>').nth(1)?.split('<').next()?.trim().to_string()))
+                .collect()
+        };
+        assert!(texts(&svg).contains(&"x".to_string()) && texts(&svg).contains(&"y".to_string()));
+        let named = texts(&c.to_svg_with_labels("weight w", "bias b").unwrap());
+        assert!(
+            named.contains(&"weight w".to_string()) && named.contains(&"bias b".to_string()),
+            "{named:?}"
+        );
+        assert!(!named.contains(&"x".to_string()), "{named:?}");
         let cal = calibration(&[0.1, 0.4, 0.8, 0.9], &[0.0, 1.0, 1.0, 1.0], 10).unwrap();
         let svg = reliability_svg(&cal, "reliability").unwrap();
         assert!(svg.contains("ECE"));
