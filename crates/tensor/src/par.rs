@@ -33,15 +33,32 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => {
-            let n = std::env::var("DOWNHILL_THREADS")
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .filter(|&n| n >= 1)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let default = || std::thread::available_parallelism().map_or(1, |n| n.get());
+            let n = match std::env::var_os("DOWNHILL_THREADS") {
+                None => default(),
+                Some(v) => parse_threads(&v.to_string_lossy()).unwrap_or_else(|why| {
+                    let n = default();
+                    // Not an error a kernel could return: said once on stderr, not swallowed.
+                    eprintln!(
+                        "downhill: DOWNHILL_THREADS {why}; using {n} thread(s) (the available parallelism)"
+                    );
+                    n
+                }),
+            };
             THREADS.store(n, Ordering::Relaxed);
             n
         }
         n => n,
+    }
+}
+
+/// Reads a `DOWNHILL_THREADS` value: a whole number of threads, at least 1. The error says what
+/// is wrong and how to fix it.
+fn parse_threads(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(0) => Err("is 0; set it to 1 or more (1 turns threading off)".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("is {value:?}, not a whole number of threads; set it like DOWNHILL_THREADS=2")),
     }
 }
 
@@ -255,6 +272,17 @@ pub(crate) fn sum_large<T: crate::Float>(n: usize, f: impl Fn(usize) -> T + Sync
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_thread_count_is_explained() {
+        assert_eq!(parse_threads("2"), Ok(2));
+        assert_eq!(parse_threads(" 3\n"), Ok(3));
+        assert!(parse_threads("0").unwrap_err().contains("set it to 1 or more"));
+        for bad in ["two", "-1", "", "1.5"] {
+            let e = parse_threads(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")) && e.contains("DOWNHILL_THREADS=2"), "{e}");
+        }
+    }
 
     #[test]
     fn every_chunk_runs_once_whatever_the_thread_count() {
