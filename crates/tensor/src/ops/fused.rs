@@ -120,39 +120,42 @@ fn bce_term<T: Float>(z: T, y: T) -> (f64, T) {
     }
 }
 
-/// Rows per group in the fused logistic-regression kernel (and lanes of its loss sums). Eight:
-/// sixteen (to fill AVX-512 with f32) was measured 2-3x slower (the compiler vectorizes across rows).
-const G: usize = 8;
-
 /// One chunk of rows of `z = x·w + b`, `ℓ = softplus(z) − y·z`, `r = σ(z) − y`, in one pass over
 /// `x [rows, K]`: writes `part = [Σ ℓ, Σ r, Σ r·x[·, 0], …, Σ r·x[·, K−1]]` (only `Σ ℓ` unless
-/// `grad`). [`G`] rows at a time: `Σ ℓ` and `Σ r` in `G` f64 lanes (row mod `G`), `Σ r·x` in `T`
-/// row by row, so the order is fixed whatever the CPU or the thread count.
+/// `GRAD`). `G` rows at a time (16, or 8 for an f64 loss without gradients: the fastest measured,
+/// with the logits in groups of eight rows; other layouts let the compiler vectorize across rows
+/// with slow gathers, 2-3x slower): `Σ ℓ` and
+/// `Σ r` in eight f64 lanes (row mod 8), `Σ r·x` in `T` row by row, so the order is fixed
+/// whatever the CPU or the thread count.
 #[inline(always)]
-fn linear_bce_rows_k<T: Float, const K: usize>(
+fn linear_bce_rows_k<T: Float, const K: usize, const G: usize, const GRAD: bool>(
     x: &[T],
     w: &[T],
     b: T,
     y: &[T],
-    grad: bool,
     part: &mut [f64],
 ) {
+    let grad = GRAD;
     let mut wk = [T::zero(); K];
     wk.copy_from_slice(w);
-    let (mut loss, mut rsum, mut gw) = ([0.0f64; G], [0.0f64; G], [T::zero(); K]);
+    // Eight lanes whatever `G` (row mod 8): the loss is the same with or without gradients.
+    let (mut loss, mut rsum, mut gw) = ([0.0f64; 8], [0.0f64; 8], [T::zero(); K]);
     let (xb, yb) = (x.chunks_exact(G * K), y.chunks_exact(G));
     let (xrem, yrem) = (xb.remainder(), yb.remainder());
     for (xs, ys) in xb.zip(yb) {
         let ys = &ys[..G];
         let mut z = [T::zero(); G];
-        for (r, zr) in z.iter_mut().enumerate() {
-            *zr = dot4(&xs[r * K..(r + 1) * K], &wk) + b;
+        for (h, zh) in z.chunks_exact_mut(8).enumerate() {
+            let xh = &xs[h * 8 * K..(h + 1) * 8 * K];
+            for (r, zr) in zh.iter_mut().enumerate() {
+                *zr = dot4(&xh[r * K..(r + 1) * K], &wk) + b;
+            }
         }
         let mut res = [T::zero(); G];
         for l in 0..G {
             let (lv, rv) = bce_term(z[l], ys[l]);
-            loss[l] += lv;
-            rsum[l] += rv.f64();
+            loss[l % 8] += lv;
+            rsum[l % 8] += rv.f64();
             res[l] = rv;
         }
         if grad {
@@ -166,8 +169,8 @@ fn linear_bce_rows_k<T: Float, const K: usize>(
     }
     for (l, (xr, &yv)) in xrem.chunks_exact(K).zip(yrem).enumerate() {
         let (lv, rv) = bce_term(dot4(xr, &wk) + b, yv);
-        loss[l] += lv;
-        rsum[l] += rv.f64();
+        loss[l % 8] += lv;
+        rsum[l % 8] += rv.f64();
         if grad {
             for j in 0..K {
                 gw[j] += xr[j] * rv;
@@ -204,9 +207,35 @@ fn linear_bce_rows_dyn<T: Float>(x: &[T], w: &[T], b: T, y: &[T], grad: bool, pa
     }
 }
 
+/// [`linear_bce_rows_k`] with the gradient sums.
+#[inline(always)]
+fn rows_grad<T: Float, const K: usize>(x: &[T], w: &[T], b: T, y: &[T], part: &mut [f64]) {
+    if T::BYTES == 4 {
+        linear_bce_rows_k::<T, K, 16, true>(x, w, b, y, part)
+    } else {
+        linear_bce_rows_k::<T, K, 16, true>(x, w, b, y, part)
+    }
+}
+
+/// [`linear_bce_rows_k`] without the gradient sums (a loss that nothing differentiates).
+#[inline(always)]
+fn rows_loss<T: Float, const K: usize>(x: &[T], w: &[T], b: T, y: &[T], part: &mut [f64]) {
+    if T::BYTES == 4 {
+        linear_bce_rows_k::<T, K, 16, false>(x, w, b, y, part)
+    } else {
+        linear_bce_rows_k::<T, K, 8, false>(x, w, b, y, part)
+    }
+}
+
 #[inline(always)]
 fn linear_bce_rows_any<T: Float>(x: &[T], w: &[T], b: T, y: &[T], grad: bool, part: &mut [f64], k: usize) {
-    crate::fastmath::by_k!(k, linear_bce_rows_k, linear_bce_rows_dyn, (x, w, b, y, grad, part))
+    let dyn_grad = |x, w, b, y, part, k| linear_bce_rows_dyn(x, w, b, y, true, part, k);
+    let dyn_loss = |x, w, b, y, part, k| linear_bce_rows_dyn(x, w, b, y, false, part, k);
+    if grad {
+        crate::fastmath::by_k!(k, rows_grad, dyn_grad, (x, w, b, y, part))
+    } else {
+        crate::fastmath::by_k!(k, rows_loss, dyn_loss, (x, w, b, y, part))
+    }
 }
 
 crate::fastmath::multiversion!(
