@@ -210,11 +210,7 @@ fn linear_bce_rows_dyn<T: Float>(x: &[T], w: &[T], b: T, y: &[T], grad: bool, pa
 /// [`linear_bce_rows_k`] with the gradient sums.
 #[inline(always)]
 fn rows_grad<T: Float, const K: usize>(x: &[T], w: &[T], b: T, y: &[T], part: &mut [f64]) {
-    if T::BYTES == 4 {
-        linear_bce_rows_k::<T, K, 16, true>(x, w, b, y, part)
-    } else {
-        linear_bce_rows_k::<T, K, 16, true>(x, w, b, y, part)
-    }
+    linear_bce_rows_k::<T, K, 16, true>(x, w, b, y, part)
 }
 
 /// [`linear_bce_rows_k`] without the gradient sums (a loss that nothing differentiates).
