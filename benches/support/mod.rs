@@ -366,11 +366,15 @@ impl<T: Float> Logreg<T> {
         let loss = {
             let t = &self.tape;
             let (x, y) = (t.constant(&self.x), t.constant(&self.y));
+            // ANCHOR: w1_loss
             let loss = if self.fused {
+                // One node: x is read once per step.
                 self.model.loss(t, &self.params, x, y)
             } else {
+                // matmul, bias add, loss: x is read by the product and again by its backward.
                 bce_with_logits_loss(self.model.forward(t, &self.params, x), y)
             };
+            // ANCHOR_END: w1_loss
             loss.backward_into(&mut self.grads).unwrap();
             loss.item().unwrap()
         };
