@@ -174,7 +174,8 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
     let total = a.epochs.saturating_mul(per_epoch).min(a.max_steps.unwrap_or(u64::MAX));
     let schedule_spec = a.schedule.resolved(total);
     let schedule = schedule_spec.build(lr, total)?;
-    let mut opt = t.optimizer.build(lr, schedule)?;
+    let settings = t.settings.settings();
+    let mut opt = t.optimizer.build(lr, &settings, schedule)?;
     let mut params = Params::<f64>::new();
     let model =
         build_model(&t.model, t.activation, &mut params, p.features.len(), p.classes, p.loss, t.seed)?;
@@ -237,7 +238,8 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
             "model": t.model.to_string(),
             "activation": format!("{:?}", t.activation).to_lowercase(),
             "loss": p.loss.name(),
-            "optimizer": t.optimizer.name(),
+            "optimizer": t.optimizer.effective(&settings).name(),
+            "optimizer_settings": settings.to_json(),
             "lr": lr,
             "schedule": schedule_spec.to_string(),
             "batch_size": if t.batch_size >= n { Value::from("full") } else { Value::from(t.batch_size) },
@@ -340,11 +342,12 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
         );
         println!("model      {} ({n_params} parameters), loss {}", t.model, p.loss.name());
         println!(
-            "optimizer  {}, lr {}, schedule {}, batch size {}",
-            t.optimizer.name(),
+            "optimizer  {}, lr {}, schedule {}, batch size {}{}",
+            t.optimizer.effective(&settings).name(),
             num(lr),
             schedule_spec,
-            if t.batch_size >= n { "full".to_string() } else { t.batch_size.to_string() }
+            if t.batch_size >= n { "full".to_string() } else { t.batch_size.to_string() },
+            settings.describe(num)
         );
         println!("stopped    {} after {} steps ({} epochs)", r.stop, r.steps, r.epochs);
         let mut losses = format!("loss       train {}", num(train_loss));
@@ -440,6 +443,9 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
             ..FitConfig::default()
         },
     };
+    let settings = t.settings.settings();
+    // A setting the optimizer does not have, or out of range: a usage error before any training.
+    t.optimizer.build(a.lr_min, &settings, None)?;
     let to_train = |f: Failure| downhill_train::Error::InvalidArgument { op: "sweep", message: f.message() };
     let s = lr_sweep(
         || {
@@ -449,7 +455,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
                     .map_err(to_train)?;
             Ok((m, params))
         },
-        |lr| t.optimizer.build(lr, None).map_err(to_train),
+        |lr| t.optimizer.build(lr, &settings, None).map_err(to_train),
         p.loss,
         &p.train,
         &cfg,
@@ -475,7 +481,8 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
             .collect();
         let out = json!({
             "command": "sweep",
-            "optimizer": t.optimizer.name(),
+            "optimizer": t.optimizer.effective(&settings).name(),
+            "optimizer_settings": settings.to_json(),
             "model": t.model.to_string(),
             "loss": p.loss.name(),
             "steps_per_rate": a.steps,
@@ -493,7 +500,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
         println!(
             "sweep      {} with {} on {} ({} steps per rate, initial loss {})",
             t.model,
-            t.optimizer.name(),
+            t.optimizer.effective(&settings).name(),
             a.data.data.display(),
             a.steps,
             num(s.initial_loss)

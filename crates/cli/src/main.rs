@@ -34,7 +34,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use downhill_train::fit::Loss;
 
-use spec::{ActivationName, ModelSpec, OptimizerName, ScheduleSpec, parse_loss, parse_model, parse_schedule};
+use spec::{
+    ActivationName, ModelSpec, OptSettings, OptimizerName, ScheduleSpec, parse_loss, parse_model,
+    parse_schedule,
+};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -145,9 +148,11 @@ struct TrainArgs {
     /// the targets).
     #[arg(long, value_parser = parse_loss)]
     loss: Option<Loss>,
-    /// The optimizer (settings other than the rate at their documented defaults).
+    /// The optimizer (settings not given below at their documented defaults).
     #[arg(long, value_enum, default_value_t = OptimizerName::Adam)]
     optimizer: OptimizerName,
+    #[command(flatten)]
+    settings: OptArgs,
     /// Rows per step: 1 is SGD, `full` is full-batch gradient descent.
     #[arg(long, value_name = "N|full", default_value = "32", value_parser = parse_batch)]
     batch_size: usize,
@@ -169,6 +174,47 @@ struct TrainArgs {
     /// Keep class proportions in the split (classification targets only).
     #[arg(long)]
     stratify: bool,
+}
+
+/// Optimizer settings beyond the rate; each applies to some optimizers only (a setting the chosen
+/// optimizer does not have is a usage error).
+#[derive(Args, Debug)]
+struct OptArgs {
+    /// Momentum coefficient in [0, 1): β of momentum and nesterov (default 0.9), momentum of
+    /// rmsprop (default 0).
+    #[arg(long, value_name = "BETA", help_heading = "Optimizer settings")]
+    momentum: Option<f64>,
+    /// Nesterov's look-ahead for --optimizer momentum (the same as --optimizer nesterov).
+    #[arg(long, help_heading = "Optimizer settings")]
+    nesterov: bool,
+    /// Decay of adam's and adamw's first moment, in [0, 1) (default 0.9).
+    #[arg(long, value_name = "BETA", help_heading = "Optimizer settings")]
+    beta1: Option<f64>,
+    /// Decay of adam's and adamw's second moment, in [0, 1) (default 0.999).
+    #[arg(long, value_name = "BETA", help_heading = "Optimizer settings")]
+    beta2: Option<f64>,
+    /// The denominator's epsilon of adagrad (default 1e-10), rmsprop, adam and adamw (default
+    /// 1e-8), > 0.
+    #[arg(long, value_name = "EPS", help_heading = "Optimizer settings")]
+    eps: Option<f64>,
+    /// Weight decay λ >= 0, every optimizer: added to the gradient as λ·w (PyTorch's
+    /// weight_decay; unlike --l2 it also decays biases and is not part of the reported loss);
+    /// decoupled, w ← w·(1 − lr·λ), for adamw (default 0.01 there, 0 elsewhere).
+    #[arg(long, value_name = "LAMBDA", help_heading = "Optimizer settings")]
+    weight_decay: Option<f64>,
+}
+
+impl OptArgs {
+    fn settings(&self) -> OptSettings {
+        OptSettings {
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        }
+    }
 }
 
 #[derive(Args, Debug)]

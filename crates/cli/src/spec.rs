@@ -8,7 +8,7 @@ use downhill_nn::{Activation, Init, LinearRegression, LogisticRegression, Mlp, M
 use downhill_optim::schedule::{Constant, Cosine, Exponential, LinearWarmup, Schedule, StepDecay};
 use downhill_optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Momentum, MomentumConfig, Nesterov,
-    NesterovConfig, Optimizer, OptimizerState, RmsProp, RmsPropConfig, Sgd, SgdConfig,
+    NesterovConfig, Optimizer, OptimizerState, RmsProp, RmsPropConfig, Sgd, SgdConfig, WeightDecay,
 };
 use downhill_tensor::{Grads, ParamId, Params, Tape, Var, seeded_rng};
 use downhill_train::doctor::Task;
@@ -232,52 +232,224 @@ impl OptimizerName {
         }
     }
 
-    /// Builds the optimizer with rate `lr` and an optional schedule (other settings at their
-    /// documented defaults).
-    pub fn build(self, lr: f64, schedule: Option<Box<dyn Schedule>>) -> Result<DynOptimizer, Failure> {
+    /// The optimizer that actually runs: `momentum` with `--nesterov` is `nesterov`.
+    pub fn effective(self, settings: &OptSettings) -> OptimizerName {
+        if self == OptimizerName::Momentum && settings.nesterov { OptimizerName::Nesterov } else { self }
+    }
+
+    /// Builds the optimizer with rate `lr`, the settings given on the command line (the others at
+    /// their documented defaults) and an optional schedule.
+    pub fn build(
+        self,
+        lr: f64,
+        settings: &OptSettings,
+        schedule: Option<Box<dyn Schedule>>,
+    ) -> Result<DynOptimizer, Failure> {
         fn finish<O: Optimizer<f64> + 'static>(
             o: downhill_tensor::Result<O>,
             s: Option<Box<dyn Schedule>>,
             with: impl FnOnce(O, Box<dyn Schedule>) -> O,
         ) -> Result<DynOptimizer, Failure> {
-            let o = o.map_err(usage)?;
+            let o = o.map_err(setting_error)?;
             Ok(DynOptimizer(Box::new(match s {
                 Some(s) => with(o, s),
                 None => o,
             })))
         }
-        match self {
+        settings.check(self)?;
+        let s = settings;
+        let l2 = s.weight_decay.map_or(WeightDecay::None, WeightDecay::L2);
+        match self.effective(settings) {
             OptimizerName::Sgd => {
-                finish(Sgd::new(SgdConfig { lr, ..Default::default() }), schedule, Sgd::with_schedule)
+                finish(Sgd::new(SgdConfig { lr, weight_decay: l2 }), schedule, Sgd::with_schedule)
             }
-            OptimizerName::Momentum => finish(
-                Momentum::new(MomentumConfig { lr, ..Default::default() }),
-                schedule,
-                Momentum::with_schedule,
-            ),
-            OptimizerName::Nesterov => finish(
-                Nesterov::new(NesterovConfig { lr, ..Default::default() }),
-                schedule,
-                Nesterov::with_schedule,
-            ),
-            OptimizerName::Adagrad => finish(
-                Adagrad::new(AdagradConfig { lr, ..Default::default() }),
-                schedule,
-                Adagrad::with_schedule,
-            ),
-            OptimizerName::Rmsprop => finish(
-                RmsProp::new(RmsPropConfig { lr, ..Default::default() }),
-                schedule,
-                RmsProp::with_schedule,
-            ),
+            OptimizerName::Momentum => {
+                let d = MomentumConfig::default();
+                finish(
+                    Momentum::new(MomentumConfig {
+                        lr,
+                        beta: s.momentum.unwrap_or(d.beta),
+                        weight_decay: l2,
+                        ..d
+                    }),
+                    schedule,
+                    Momentum::with_schedule,
+                )
+            }
+            OptimizerName::Nesterov => {
+                let d = NesterovConfig::default();
+                finish(
+                    Nesterov::new(NesterovConfig {
+                        lr,
+                        beta: s.momentum.unwrap_or(d.beta),
+                        weight_decay: l2,
+                    }),
+                    schedule,
+                    Nesterov::with_schedule,
+                )
+            }
+            OptimizerName::Adagrad => {
+                let d = AdagradConfig::default();
+                finish(
+                    Adagrad::new(AdagradConfig { lr, eps: s.eps.unwrap_or(d.eps), weight_decay: l2, ..d }),
+                    schedule,
+                    Adagrad::with_schedule,
+                )
+            }
+            OptimizerName::Rmsprop => {
+                let d = RmsPropConfig::default();
+                finish(
+                    RmsProp::new(RmsPropConfig {
+                        lr,
+                        eps: s.eps.unwrap_or(d.eps),
+                        momentum: s.momentum.unwrap_or(d.momentum),
+                        weight_decay: l2,
+                        ..d
+                    }),
+                    schedule,
+                    RmsProp::with_schedule,
+                )
+            }
             OptimizerName::Adam => {
-                finish(Adam::new(AdamConfig { lr, ..Default::default() }), schedule, Adam::with_schedule)
+                let d = AdamConfig::default();
+                finish(
+                    Adam::new(AdamConfig {
+                        lr,
+                        beta1: s.beta1.unwrap_or(d.beta1),
+                        beta2: s.beta2.unwrap_or(d.beta2),
+                        eps: s.eps.unwrap_or(d.eps),
+                        weight_decay: l2,
+                    }),
+                    schedule,
+                    Adam::with_schedule,
+                )
             }
             OptimizerName::Adamw => {
-                finish(AdamW::new(AdamWConfig { lr, ..Default::default() }), schedule, AdamW::with_schedule)
+                let d = AdamWConfig::default();
+                finish(
+                    AdamW::new(AdamWConfig {
+                        lr,
+                        beta1: s.beta1.unwrap_or(d.beta1),
+                        beta2: s.beta2.unwrap_or(d.beta2),
+                        eps: s.eps.unwrap_or(d.eps),
+                        weight_decay: s.weight_decay.unwrap_or(d.weight_decay),
+                    }),
+                    schedule,
+                    AdamW::with_schedule,
+                )
             }
         }
     }
+}
+
+/// The optimizer settings beyond the rate, as given on the command line (`None`: the
+/// optimizer's default).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OptSettings {
+    /// `--momentum`: β of momentum and nesterov, `momentum` of rmsprop.
+    pub momentum: Option<f64>,
+    /// `--nesterov`: momentum with Nesterov's look-ahead.
+    pub nesterov: bool,
+    /// `--beta1` of adam and adamw.
+    pub beta1: Option<f64>,
+    /// `--beta2` of adam and adamw.
+    pub beta2: Option<f64>,
+    /// `--eps` of adagrad, rmsprop, adam and adamw.
+    pub eps: Option<f64>,
+    /// `--weight-decay`: L2 added to the gradient (decoupled for adamw).
+    pub weight_decay: Option<f64>,
+}
+
+/// Which optimizers take each setting (the option, the optimizers, the setting's meaning).
+const ACCEPTED: [(&str, &[OptimizerName]); 6] = {
+    use OptimizerName::*;
+    [
+        ("--momentum", &[Momentum, Nesterov, Rmsprop]),
+        ("--nesterov", &[Momentum, Nesterov]),
+        ("--beta1", &[Adam, Adamw]),
+        ("--beta2", &[Adam, Adamw]),
+        ("--eps", &[Adagrad, Rmsprop, Adam, Adamw]),
+        ("--weight-decay", &[Sgd, Momentum, Nesterov, Adagrad, Rmsprop, Adam, Adamw]),
+    ]
+};
+
+impl OptSettings {
+    /// The options given, by name.
+    fn given(&self) -> [(&'static str, bool); 6] {
+        [
+            ("--momentum", self.momentum.is_some()),
+            ("--nesterov", self.nesterov),
+            ("--beta1", self.beta1.is_some()),
+            ("--beta2", self.beta2.is_some()),
+            ("--eps", self.eps.is_some()),
+            ("--weight-decay", self.weight_decay.is_some()),
+        ]
+    }
+
+    /// Refuses a setting the optimizer does not have.
+    pub fn check(&self, opt: OptimizerName) -> Result<(), Failure> {
+        for ((option, given), (_, takers)) in self.given().into_iter().zip(ACCEPTED) {
+            if given && !takers.contains(&opt) {
+                let names: Vec<&str> = takers.iter().map(|o| o.name()).collect();
+                let list = match names.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                    _ => names.join(""),
+                };
+                return Err(Failure::Usage(format!(
+                    "{option} does not apply to --optimizer {}: it is a setting of {list}; drop {option} or \
+                     choose one of those optimizers",
+                    opt.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings given, for the summary (`null` for the optimizer's default).
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        })
+    }
+
+    /// The settings given, as `, name value` pieces for the text summary.
+    pub fn describe(&self, fmt: impl Fn(f64) -> String) -> String {
+        let mut s = String::new();
+        for (name, v) in [
+            ("momentum", self.momentum),
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
+            ("eps", self.eps),
+            ("weight decay", self.weight_decay),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!(", {name} {}", fmt(v)));
+            }
+        }
+        s
+    }
+}
+
+/// An optimizer's own range check, naming the command-line option it came from.
+fn setting_error(e: downhill_tensor::Error) -> Failure {
+    if let downhill_tensor::Error::Hyperparameter { name, value, .. } = &e {
+        let option = match *name {
+            "beta" | "momentum" => "--momentum",
+            "beta1" => "--beta1",
+            "beta2" => "--beta2",
+            "eps" => "--eps",
+            "weight_decay" => "--weight-decay",
+            "lr" => "--lr",
+            _ => return usage(e),
+        };
+        return Failure::Usage(format!("invalid value {value} for {option}: {e}"));
+    }
+    usage(e)
 }
 
 /// `--activation` of an MLP.
@@ -448,8 +620,57 @@ mod tests {
         assert!(check_pair(&ModelSpec::Logistic, Loss::Mse).is_err());
         assert!(check_pair(&ModelSpec::Mlp(vec![4]), Loss::CrossEntropy).is_ok());
         assert_eq!(default_loss(&ModelSpec::Mlp(vec![4]), Task::Multiclass), Loss::CrossEntropy);
-        let o = OptimizerName::Adam.build(0.5, None).unwrap();
+        let none = OptSettings::default();
+        let o = OptimizerName::Adam.build(0.5, &none, None).unwrap();
         assert_eq!((o.kind(), o.lr()), ("adam", 0.5));
-        assert!(matches!(OptimizerName::Sgd.build(-1.0, None), Err(Failure::Usage(_))));
+        assert!(matches!(OptimizerName::Sgd.build(-1.0, &none, None), Err(Failure::Usage(_))));
+    }
+
+    #[test]
+    fn optimizer_settings_reach_the_optimizer() {
+        let params = Params::<f64>::new();
+        let hyper = |o: OptimizerName, s: OptSettings| {
+            let opt = o.build(0.1, &s, None).unwrap();
+            let st = opt.state(&params).unwrap();
+            (opt.kind(), st.metadata)
+        };
+        let (kind, m) = hyper(
+            OptimizerName::Momentum,
+            OptSettings { momentum: Some(0.5), nesterov: true, ..Default::default() },
+        );
+        assert_eq!((kind, m["hyper.beta"].as_str()), ("nesterov", "0.5"));
+        let (_, m) = hyper(
+            OptimizerName::Adam,
+            OptSettings {
+                beta1: Some(0.8),
+                beta2: Some(0.99),
+                eps: Some(1e-6),
+                weight_decay: Some(0.01),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (
+                m["hyper.beta1"].as_str(),
+                m["hyper.beta2"].as_str(),
+                m["hyper.eps"].as_str(),
+                m["weight_decay"].as_str()
+            ),
+            ("0.8", "0.99", "1e-6", "L2(0.01)")
+        );
+        let (_, m) =
+            hyper(OptimizerName::Adamw, OptSettings { weight_decay: Some(0.1), ..Default::default() });
+        assert_eq!(m["weight_decay"], "Decoupled(0.1)");
+        let (_, m) = hyper(OptimizerName::Rmsprop, OptSettings { momentum: Some(0.9), ..Default::default() });
+        assert_eq!(m["hyper.momentum"], "0.9");
+        let bad = OptSettings { beta1: Some(0.9), ..Default::default() };
+        let Err(Failure::Usage(msg)) = OptimizerName::Sgd.build(0.1, &bad, None) else { panic!() };
+        assert!(
+            msg.contains("--beta1 does not apply to --optimizer sgd: it is a setting of adam and adamw"),
+            "{msg}"
+        );
+        let bad = OptSettings { beta2: Some(1.0), ..Default::default() };
+        let Err(Failure::Usage(msg)) = OptimizerName::Adam.build(0.1, &bad, None) else { panic!() };
+        assert!(msg.starts_with("invalid value 1 for --beta2: adam: beta2"), "{msg}");
     }
 }

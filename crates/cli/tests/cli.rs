@@ -335,6 +335,27 @@ fn usage_errors_exit_2() {
         ("patience_without_val", &["fit", "line.csv", "--model", "linear", "--patience", "3"]),
         ("bad_gamma", &["fit", "line.csv", "--model", "linear", "--schedule", "step:10,1.5"]),
         ("stratify_regression", &["fit", "line.csv", "--model", "linear", "--val", "0.2", "--stratify"]),
+        ("beta1_for_sgd", &["fit", "line.csv", "--model", "linear", "--optimizer", "sgd", "--beta1", "0.8"]),
+        ("momentum_for_adam", &["fit", "line.csv", "--model", "linear", "--momentum", "0.5"]),
+        (
+            "nesterov_for_rmsprop",
+            &["fit", "line.csv", "--model", "linear", "--optimizer", "rmsprop", "--nesterov"],
+        ),
+        (
+            "eps_for_momentum",
+            &["sweep", "line.csv", "--model", "linear", "--optimizer", "momentum", "--eps", "1e-6"],
+        ),
+        ("beta2_out_of_range", &["fit", "line.csv", "--model", "linear", "--beta2", "1"]),
+        (
+            "momentum_out_of_range",
+            &["fit", "line.csv", "--model", "linear", "--optimizer", "nesterov", "--momentum", "1.5"],
+        ),
+        (
+            "negative_weight_decay",
+            &["fit", "line.csv", "--model", "linear", "--optimizer", "sgd", "--weight-decay=-0.1"],
+        ),
+        ("zero_eps", &["fit", "line.csv", "--model", "linear", "--optimizer", "adagrad", "--eps", "0"]),
+        ("bad_beta1_number", &["fit", "line.csv", "--model", "linear", "--beta1", "high"]),
     ];
     for (name, args) in cases {
         let out = run(&dir, args);
@@ -477,4 +498,111 @@ fn help_documents_the_exit_codes() {
     }
     let out = run(&root(), &["frobnicate"]);
     assert_eq!(out.code, 2);
+}
+
+/// `fit line.csv --model linear --batch-size full --epochs 30 --json` plus `extra`.
+fn fit_line(dir: &Path, extra: &[&str]) -> Out {
+    let mut args =
+        vec!["fit", "line.csv", "--model", "linear", "--batch-size", "full", "--epochs", "30", "--json"];
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
+#[test]
+fn optimizer_settings_reach_the_run() {
+    let dir = scratch("settings");
+    write_line(&dir);
+    let base = fit_line(&dir, &["--optimizer", "momentum", "--lr", "0.05"]);
+    assert_eq!(base.code, 0, "{}", base.stderr);
+    let b = base.json();
+    assert_eq!(b["config"]["optimizer"], "momentum");
+    assert_eq!(b["config"]["optimizer_settings"]["momentum"], Value::Null);
+    // --nesterov turns momentum into nesterov; --momentum and --weight-decay are recorded.
+    let nag = fit_line(
+        &dir,
+        &[
+            "--optimizer",
+            "momentum",
+            "--lr",
+            "0.05",
+            "--nesterov",
+            "--momentum",
+            "0.5",
+            "--weight-decay",
+            "0.01",
+        ],
+    );
+    assert_eq!(nag.code, 0, "{}", nag.stderr);
+    let n = nag.json();
+    assert_eq!(n["config"]["optimizer"], "nesterov");
+    let st = &n["config"]["optimizer_settings"];
+    assert_eq!(
+        (st["momentum"].as_f64(), st["weight_decay"].as_f64(), &st["nesterov"]),
+        (Some(0.5), Some(0.01), &Value::Bool(true))
+    );
+    assert_ne!(param(&b, "linear.weight")["values"], param(&n, "linear.weight")["values"]);
+    // The same as --optimizer nesterov with the same settings, bit for bit.
+    let same = fit_line(
+        &dir,
+        &["--optimizer", "nesterov", "--lr", "0.05", "--momentum", "0.5", "--weight-decay", "0.01"],
+    );
+    assert_eq!(param(&same.json(), "linear.weight")["values"], param(&n, "linear.weight")["values"]);
+    // Adam's betas and eps change the trajectory.
+    let adam = fit_line(&dir, &["--lr", "0.05"]).json();
+    let tuned = fit_line(&dir, &["--lr", "0.05", "--beta1", "0.5", "--beta2", "0.9", "--eps", "1e-3"]).json();
+    assert_ne!(adam["final_train_loss"], tuned["final_train_loss"]);
+    assert_eq!(tuned["config"]["optimizer_settings"]["beta2"].as_f64(), Some(0.9));
+    // The text summary names the settings given.
+    let text = run(
+        &dir,
+        &[
+            "fit",
+            "line.csv",
+            "--model",
+            "linear",
+            "--optimizer",
+            "adamw",
+            "--lr",
+            "0.05",
+            "--beta1",
+            "0.8",
+            "--weight-decay",
+            "0.1",
+            "--epochs",
+            "2",
+        ],
+    );
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains(
+            "optimizer  adamw, lr 0.05, schedule constant, batch size full, beta1 0.8, weight decay 0.1"
+        ),
+        "{}",
+        text.stdout
+    );
+    // sweep takes them too.
+    let sw = run(
+        &dir,
+        &[
+            "sweep",
+            "line.csv",
+            "--model",
+            "linear",
+            "--optimizer",
+            "rmsprop",
+            "--momentum",
+            "0.9",
+            "--points",
+            "2",
+            "--steps",
+            "5",
+            "--lr-min",
+            "0.001",
+            "--lr-max",
+            "0.01",
+            "--json",
+        ],
+    );
+    assert_eq!(sw.code, 0, "{}", sw.stderr);
+    assert_eq!(sw.json()["optimizer_settings"]["momentum"].as_f64(), Some(0.9));
 }
