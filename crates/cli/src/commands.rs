@@ -5,9 +5,10 @@ use std::path::Path;
 
 use downhill_nn::L2;
 use downhill_tensor::Params;
+use downhill_train::checkpoint::Checkpoint;
 use downhill_train::data::{CsvOptions, Dataset, SplitOptions, StandardScaler, TargetColumn, load_csv};
 use downhill_train::doctor::{DataContext, Report, Task, check_data};
-use downhill_train::fit::{FitConfig, Loss, fit as run_fit};
+use downhill_train::fit::{FitConfig, Loss, Trainer};
 use downhill_train::report::{
     DataInfo, ModelInfo, OptimizerInfo, RunConfig, RunReport, SplitInfo, TrainingInfo, crate_version,
     evaluate, git_commit,
@@ -16,7 +17,7 @@ use downhill_train::stop::EarlyStopping;
 use downhill_train::sweep::{SweepConfig, dataset_loss, lr_sweep};
 use serde_json::{Value, json};
 
-use crate::spec::{ModelSpec, build_model, check_pair, default_loss};
+use crate::spec::{DynOptimizer, ModelSpec, build_model, check_pair, default_loss};
 use crate::{DataArgs, DoctorArgs, Failure, FitArgs, SweepArgs, TrainArgs};
 
 fn load(a: &DataArgs) -> Result<Dataset, Failure> {
@@ -197,7 +198,47 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
         l2: t.l2.map(L2::new),
         ..FitConfig::default()
     };
-    let r = run_fit(&model, &mut params, &mut opt, p.loss, &p.train, p.val.as_ref(), &cfg)?;
+    let checkpoint = match &a.resume {
+        Some(path) => {
+            // Whatever stops the file from reading as a checkpoint is a problem of the file.
+            let c = Checkpoint::<f64>::load(path).map_err(|e| match Failure::from(e) {
+                Failure::Internal(m) => Failure::Data(m),
+                other => other,
+            })?;
+            check_resume(&c, &params, &opt)?;
+            Some(c)
+        }
+        None => None,
+    };
+    let mut saved = Vec::new();
+    let r = {
+        let mut trainer =
+            Trainer::new(&model, &mut params, &mut opt, p.loss, &p.train, p.val.as_ref(), &cfg)?;
+        if let Some(c) = &checkpoint {
+            trainer.resume(c).map_err(|e| resume_error(e, &a))?;
+        }
+        match (a.checkpoint_every, &a.out) {
+            (Some(every), Some(dir)) => {
+                std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+                while !trainer.is_finished() {
+                    let next = (trainer.cursor().epoch / every + 1) * every;
+                    trainer.run_until(next.saturating_mul(per_epoch))?;
+                    let at = trainer.cursor();
+                    if at.batch == 0 && at.epoch % every == 0 && at.epoch > 0 {
+                        let path = dir.join(format!("checkpoint-epoch{}.safetensors", at.epoch));
+                        let mut c = trainer.checkpoint()?;
+                        if let Some(s) = &p.scaler {
+                            c = c.with_scaler(s.clone());
+                        }
+                        c.save(&path)?;
+                        saved.push(path);
+                    }
+                }
+            }
+            _ => trainer.run()?,
+        }
+        trainer.result()
+    };
     let loss_on = |d: &Dataset| dataset_loss(&model, &params, p.loss, d).unwrap_or(f64::NAN);
     let train_loss = loss_on(&p.train);
     let val_loss = p.val.as_ref().map(loss_on);
@@ -306,6 +347,7 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
             ("features".to_string(), p.features.join(",")),
             ("target".to_string(), p.target.clone()),
         ]);
+        written.append(&mut saved);
         let w = dir.join("weights.safetensors");
         downhill_nn::weights::save_with_metadata(&w, &params, &meta).map_err(|e| file_error(&w, e))?;
         written.push(w);
@@ -349,6 +391,15 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
             if t.batch_size >= n { "full".to_string() } else { t.batch_size.to_string() },
             settings.describe(num)
         );
+        if let (Some(c), Some(path)) = (&checkpoint, &a.resume) {
+            println!(
+                "resumed    from {} at step {} (epoch {}, batch {})",
+                path.display(),
+                c.step,
+                c.cursor.epoch,
+                c.cursor.batch
+            );
+        }
         println!("stopped    {} after {} steps ({} epochs)", r.stop, r.steps, r.epochs);
         let mut losses = format!("loss       train {}", num(train_loss));
         if let Some(v) = val_loss {
@@ -369,6 +420,85 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
         return Err(Failure::Diverged(r.stop.to_string()));
     }
     Ok(())
+}
+
+/// The command-line option behind a setting in the optimizer's saved metadata.
+fn option_of(setting: &str) -> &'static str {
+    match setting {
+        "kind" => "--optimizer",
+        "lr" => "--lr",
+        "schedule" => "--schedule",
+        "weight_decay" => "--weight-decay",
+        "hyper.beta" | "hyper.momentum" => "--momentum",
+        "hyper.beta1" => "--beta1",
+        "hyper.beta2" => "--beta2",
+        "hyper.eps" => "--eps",
+        _ => "the optimizer options",
+    }
+}
+
+/// Refuses a checkpoint of another model or optimizer, naming the option that differs (the
+/// trainer then checks the data, loss, seed, batch size, L2 and early stopping).
+fn check_resume(c: &Checkpoint<f64>, params: &Params<f64>, opt: &DynOptimizer) -> Result<(), Failure> {
+    use downhill_optim::Optimizer;
+    let origin = &c.origin;
+    let shapes = |v: Vec<(&str, &[usize])>| {
+        v.iter().map(|(n, d)| format!("{n} {d:?}")).collect::<Vec<String>>().join(", ")
+    };
+    let mut mine: Vec<(&str, &[usize])> = params.iter().map(|(_, n, t)| (n, t.dims())).collect();
+    mine.sort_by(|a, b| a.0.cmp(b.0));
+    let saved: Vec<(&str, &[usize])> = c.params.iter().map(|(n, t)| (n.as_str(), t.dims())).collect();
+    if mine != saved {
+        return Err(Failure::Usage(format!(
+            "cannot resume from {origin}: the model differs: the checkpoint has parameters [{}], this run \
+             [{}]; resume with the --model, --activation, --loss and data columns the run started with",
+            shapes(saved),
+            shapes(mine)
+        )));
+    }
+    let now = opt.state(params).map_err(|e| Failure::Internal(e.to_string()))?.metadata;
+    let then = &c.optimizer.metadata;
+    let kind = then.get("kind").map_or("unknown", String::as_str);
+    if kind != opt.kind() {
+        return Err(Failure::Usage(format!(
+            "cannot resume from {origin}: --optimizer differs: the checkpoint's run used {kind}, this run {}; \
+             resume with --optimizer {kind}",
+            opt.kind()
+        )));
+    }
+    let settings = ["lr", "schedule", "weight_decay", "groups", "clip"];
+    for (k, v) in now.iter().filter(|(k, _)| settings.contains(&k.as_str()) || k.starts_with("hyper.")) {
+        let old = then.get(k).map_or("missing", String::as_str);
+        if old != v {
+            return Err(Failure::Usage(format!(
+                "cannot resume from {origin}: {} differs: {k} is {old} in the checkpoint but {v} in this \
+                 run; resume with the optimizer settings the run started with",
+                option_of(k)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint the trainer refuses, with the command-line options to look at.
+fn resume_error(e: downhill_train::Error, a: &FitArgs) -> Failure {
+    if let downhill_train::Error::CheckpointMismatch { field, .. } = &e {
+        let option = match field.as_str() {
+            "seed" => "--seed",
+            "batch_size" => "--batch-size",
+            "loss" => "--loss",
+            "l2" => "--l2",
+            "early_stopping" => "--patience",
+            "epochs" => "--epochs",
+            "max_steps" => "--max-steps",
+            "dtype" => "--dtype",
+            "guards" => "the divergence guards",
+            _ => "the data (DATA.csv, --target, --val, --test, --stratify, --standardize)",
+        };
+        let path = a.resume.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+        return Failure::Usage(format!("cannot resume from {path}: {option} differs: {e}"));
+    }
+    Failure::from(e)
 }
 
 /// `downhill doctor`.

@@ -249,6 +249,24 @@ struct FitArgs {
     /// Print a machine-readable JSON summary instead of text.
     #[arg(long)]
     json: bool,
+    /// Write a checkpoint every N epochs to --out as checkpoint-epochE.safetensors (weights,
+    /// optimizer state, data cursor, run log and scaler: everything --resume needs).
+    #[arg(long, value_name = "N", value_parser = parse_every, requires = "out")]
+    checkpoint_every: Option<u64>,
+    /// Continue the run saved in this checkpoint. Give the same data and options as the run that
+    /// wrote it (--epochs may be larger); the result is bit for bit the uninterrupted run's. A
+    /// checkpoint of another model, optimizer, data or settings is refused, naming what differs.
+    #[arg(long, value_name = "CHECKPOINT")]
+    resume: Option<PathBuf>,
+}
+
+fn parse_every(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) | Err(_) => {
+            Err(format!("the checkpoint interval must be a whole number of epochs >= 1, got {s:?}"))
+        }
+        Ok(n) => Ok(n),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -336,7 +354,8 @@ impl From<downhill_train::Error> for Failure {
             | E::MissingTarget { .. }
             | E::Empty { .. }
             | E::NotLabels { .. } => Failure::Data(e.to_string()),
-            E::InvalidArgument { .. } => Failure::Usage(e.to_string()),
+            E::InvalidArgument { .. } | E::CheckpointMismatch { .. } => Failure::Usage(e.to_string()),
+            E::CheckpointCorrupt { .. } => Failure::Data(e.to_string()),
             other => Failure::Internal(other.to_string()),
         }
     }

@@ -606,3 +606,154 @@ fn optimizer_settings_reach_the_run() {
     assert_eq!(sw.code, 0, "{}", sw.stderr);
     assert_eq!(sw.json()["optimizer_settings"]["momentum"].as_f64(), Some(0.9));
 }
+
+/// Rows of y = 2a − b + 1 + noise, enough for several shuffled batches per epoch.
+fn write_noisy(dir: &Path, name: &str, rows: usize) {
+    let mut s = String::from("a,b,y\n");
+    for i in 0..rows {
+        let (a, b) = ((i % 7) as f64 * 0.3 - 1.0, (i % 5) as f64 * 0.2);
+        let noise = ((i * 37 % 11) as f64 - 5.0) * 0.01;
+        s.push_str(&format!("{a},{b},{}\n", 2.0 * a - b + 1.0 + noise));
+    }
+    std::fs::write(dir.join(name), s).unwrap();
+}
+
+/// A mini-batch Adam run with a validation split, standardization and a step schedule.
+fn ckpt_args<'a>(epochs: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "fit",
+        "noisy.csv",
+        "--model",
+        "linear",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--beta1",
+        "0.8",
+        "--batch-size",
+        "4",
+        "--val",
+        "0.2",
+        "--standardize",
+        "--schedule",
+        "step:7,0.5",
+        "--seed",
+        "5",
+        "--epochs",
+        epochs,
+        "--out",
+        out,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn bytes(p: PathBuf) -> Vec<u8> {
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn checkpoint_and_resume_give_the_uninterrupted_run() {
+    let dir = scratch("ckpt");
+    write_noisy(&dir, "noisy.csv", 40);
+    let straight = run(&dir, &ckpt_args("10", "straight", &[]));
+    assert_eq!(straight.code, 0, "{}", straight.stderr);
+    // Checkpointing every 2 epochs changes nothing and writes 5 checkpoints.
+    let every = run(&dir, &ckpt_args("10", "every", &["--checkpoint-every", "2"]));
+    assert_eq!(every.code, 0, "{}", every.stderr);
+    for e in [2, 4, 6, 8, 10] {
+        assert!(dir.join(format!("every/checkpoint-epoch{e}.safetensors")).is_file(), "epoch {e}");
+        assert!(every.stdout.contains(&format!("wrote      every/checkpoint-epoch{e}.safetensors")));
+    }
+    assert!(!dir.join("every/checkpoint-epoch1.safetensors").exists());
+    // 5 epochs, then 5 more resumed in another process.
+    let first = run(&dir, &ckpt_args("5", "first", &["--checkpoint-every", "5"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let resumed =
+        run(&dir, &ckpt_args("10", "resumed", &["--resume", "first/checkpoint-epoch5.safetensors"]));
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        resumed
+            .stdout
+            .contains("resumed    from first/checkpoint-epoch5.safetensors at step 40 (epoch 5, batch 0)"),
+        "{}",
+        resumed.stdout
+    );
+    // A checkpoint from the middle of the straight run resumes to the same end too.
+    let mid = run(&dir, &ckpt_args("10", "mid", &["--resume", "every/checkpoint-epoch4.safetensors"]));
+    assert_eq!(mid.code, 0, "{}", mid.stderr);
+    for f in ["summary.json", "weights.safetensors", "scaler.safetensors", "steps.csv", "epochs.csv"] {
+        let want = bytes(dir.join("straight").join(f));
+        for other in ["every", "resumed", "mid"] {
+            assert!(want == bytes(dir.join(other).join(f)), "{other}/{f} differs from straight/{f}");
+        }
+    }
+    // The first half alone is a different (shorter) run.
+    assert_ne!(bytes(dir.join("first/weights.safetensors")), bytes(dir.join("straight/weights.safetensors")));
+}
+
+#[test]
+fn resume_refuses_another_run() {
+    let dir = scratch("ckpt-mismatch");
+    write_noisy(&dir, "noisy.csv", 40);
+    write_noisy(&dir, "other.csv", 41);
+    std::fs::write(dir.join("junk.safetensors"), "not a checkpoint").unwrap();
+    let first = run(&dir, &ckpt_args("4", "first", &["--checkpoint-every", "2"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let ck = "first/checkpoint-epoch2.safetensors";
+    let usage: &[(&str, &[&str])] = &[
+        ("optimizer", &["--optimizer", "adamw"]),
+        ("lr", &["--lr", "0.01"]),
+        ("beta1", &["--beta1", "0.9"]),
+        ("schedule", &["--schedule", "constant"]),
+        ("model", &["--model", "mlp:3"]),
+        ("seed", &["--seed", "6"]),
+        ("batch_size", &["--batch-size", "8"]),
+        ("l2", &["--l2", "0.1"]),
+        ("not_standardized", &["--standardize"]),
+    ];
+    for (name, change) in usage {
+        let mut args = ckpt_args("10", "again", &["--resume", ck]);
+        // Replace an option's value, or append the option.
+        if let Some(i) = args.iter().position(|a| a == &change[0]) {
+            if change.len() == 2 {
+                args[i + 1] = change[1];
+            } else {
+                args.remove(i);
+            }
+        } else {
+            args.extend_from_slice(change);
+        }
+        let out = run(&dir, &args);
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot resume from first/checkpoint-epoch2.safetensors"),
+            "{name}: {}",
+            out.stderr
+        );
+        insta::assert_snapshot!(format!("resume_{name}"), out.stderr);
+    }
+    let mut other = ckpt_args("10", "again", &["--resume", ck]);
+    other[1] = "other.csv";
+    let out = run(&dir, &other);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!("resume_other_data", out.stderr);
+    // A checkpoint past this run's budget.
+    let out = run(&dir, &ckpt_args("1", "again", &["--resume", ck]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!("resume_epochs", out.stderr);
+    // Not a checkpoint, or no file: data errors.
+    for (name, path) in [("junk", "junk.safetensors"), ("missing", "nope.safetensors")] {
+        let out = run(&dir, &ckpt_args("10", "again", &["--resume", path]));
+        assert_eq!(out.code, 3, "{name}: {}", out.stderr);
+        insta::assert_snapshot!(format!("resume_{name}"), out.stderr);
+    }
+    // --checkpoint-every needs --out.
+    let out = run(&dir, &["fit", "noisy.csv", "--model", "linear", "--checkpoint-every", "2"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!("usage_checkpoint_without_out", out.stderr);
+    let out = run(&dir, &ckpt_args("10", "again", &["--checkpoint-every", "0"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!("usage_checkpoint_every_zero", out.stderr);
+}
