@@ -6,6 +6,7 @@ use std::path::Path;
 use downhill_nn::L2;
 use downhill_tensor::Params;
 use downhill_train::checkpoint::Checkpoint;
+use downhill_train::compare::{Budget, CompareConfig, Contender, Stats, compare as run_compare};
 use downhill_train::data::{CsvOptions, Dataset, SplitOptions, StandardScaler, TargetColumn, load_csv};
 use downhill_train::doctor::{DataContext, Report, Task, check_data};
 use downhill_train::fit::{FitConfig, Loss, Trainer};
@@ -17,8 +18,8 @@ use downhill_train::stop::EarlyStopping;
 use downhill_train::sweep::{SweepConfig, dataset_loss, lr_sweep};
 use serde_json::{Value, json};
 
-use crate::spec::{DynOptimizer, ModelSpec, build_model, check_pair, default_loss};
-use crate::{DataArgs, DoctorArgs, Failure, FitArgs, SweepArgs, TrainArgs};
+use crate::spec::{DynOptimizer, ModelSpec, OptSettings, build_model, check_pair, default_loss};
+use crate::{CompareArgs, DataArgs, DoctorArgs, Failure, FitArgs, SweepArgs, TrainArgs};
 
 fn load(a: &DataArgs) -> Result<Dataset, Failure> {
     let opts = CsvOptions {
@@ -169,14 +170,14 @@ fn describe(t: &TrainArgs) -> String {
 pub fn fit(a: FitArgs) -> Result<(), Failure> {
     let t = &a.train;
     let p = prepare(&a.data, t)?;
-    let lr = a.lr.unwrap_or_else(|| t.optimizer.default_lr());
+    let lr = a.lr.unwrap_or_else(|| a.opt.optimizer.default_lr());
     let n = p.train.len();
     let per_epoch = if t.batch_size >= n { 1 } else { n.div_ceil(t.batch_size) as u64 };
     let total = a.epochs.saturating_mul(per_epoch).min(a.max_steps.unwrap_or(u64::MAX));
     let schedule_spec = a.schedule.resolved(total);
     let schedule = schedule_spec.build(lr, total)?;
-    let settings = t.settings.settings();
-    let mut opt = t.optimizer.build(lr, &settings, schedule)?;
+    let settings = a.opt.settings.settings();
+    let mut opt = a.opt.optimizer.build(lr, &settings, schedule)?;
     let mut params = Params::<f64>::new();
     let model =
         build_model(&t.model, t.activation, &mut params, p.features.len(), p.classes, p.loss, t.seed)?;
@@ -279,7 +280,7 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
             "model": t.model.to_string(),
             "activation": format!("{:?}", t.activation).to_lowercase(),
             "loss": p.loss.name(),
-            "optimizer": t.optimizer.effective(&settings).name(),
+            "optimizer": a.opt.optimizer.effective(&settings).name(),
             "optimizer_settings": settings.to_json(),
             "lr": lr,
             "schedule": schedule_spec.to_string(),
@@ -385,7 +386,7 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
         println!("model      {} ({n_params} parameters), loss {}", t.model, p.loss.name());
         println!(
             "optimizer  {}, lr {}, schedule {}, batch size {}{}",
-            t.optimizer.effective(&settings).name(),
+            a.opt.optimizer.effective(&settings).name(),
             num(lr),
             schedule_spec,
             if t.batch_size >= n { "full".to_string() } else { t.batch_size.to_string() },
@@ -573,9 +574,9 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
             ..FitConfig::default()
         },
     };
-    let settings = t.settings.settings();
+    let settings = a.opt.settings.settings();
     // A setting the optimizer does not have, or out of range: a usage error before any training.
-    t.optimizer.build(a.lr_min, &settings, None)?;
+    a.opt.optimizer.build(a.lr_min, &settings, None)?;
     let to_train = |f: Failure| downhill_train::Error::InvalidArgument { op: "sweep", message: f.message() };
     let s = lr_sweep(
         || {
@@ -585,7 +586,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
                     .map_err(to_train)?;
             Ok((m, params))
         },
-        |lr| t.optimizer.build(lr, &settings, None).map_err(to_train),
+        |lr| a.opt.optimizer.build(lr, &settings, None).map_err(to_train),
         p.loss,
         &p.train,
         &cfg,
@@ -611,7 +612,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
             .collect();
         let out = json!({
             "command": "sweep",
-            "optimizer": t.optimizer.effective(&settings).name(),
+            "optimizer": a.opt.optimizer.effective(&settings).name(),
             "optimizer_settings": settings.to_json(),
             "model": t.model.to_string(),
             "loss": p.loss.name(),
@@ -630,7 +631,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
         println!(
             "sweep      {} with {} on {} ({} steps per rate, initial loss {})",
             t.model,
-            t.optimizer.effective(&settings).name(),
+            a.opt.optimizer.effective(&settings).name(),
             a.data.data.display(),
             a.steps,
             num(s.initial_loss)
@@ -664,6 +665,166 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
             "no swept rate was stable (smallest {}); sweep lower with --lr-min",
             num(a.lr_min)
         )));
+    }
+    Ok(())
+}
+
+/// `downhill compare`.
+pub fn compare(a: CompareArgs) -> Result<(), Failure> {
+    let t = &a.train;
+    let p = prepare(&a.data, t)?;
+    if a.seeds.0.is_empty() {
+        return Err(Failure::Usage("--seeds needs at least one seed".to_string()));
+    }
+    if let Some(x) = a.target_loss.filter(|x| !x.is_finite()) {
+        return Err(Failure::Usage(format!("--target-loss must be a finite number, got {x}")));
+    }
+    let none = OptSettings::default();
+    let to_train =
+        |f: Failure| downhill_train::Error::InvalidArgument { op: "compare", message: f.message() };
+    let mut contenders: Vec<Contender<'_, f64>> = Vec::new();
+    for &(o, lr) in &a.optimizers.0 {
+        let lr = lr.unwrap_or_else(|| o.default_lr());
+        // Refuse a bad rate before any run.
+        o.build(lr, &none, None)?;
+        contenders.push(Contender::new(format!("{}:{}", o.name(), num(lr)), move || {
+            o.build(lr, &none, None).map_err(to_train)
+        }));
+    }
+    let cfg = CompareConfig {
+        seeds: a.seeds.0.clone(),
+        budget: Budget::Updates(a.steps),
+        fit: FitConfig { batch_size: t.batch_size, l2: t.l2.map(L2::new), ..FitConfig::default() },
+        target_loss: a.target_loss,
+        ..CompareConfig::default()
+    };
+    let c = run_compare(
+        |seed| {
+            let mut params = Params::<f64>::new();
+            let m =
+                build_model(&t.model, t.activation, &mut params, p.features.len(), p.classes, p.loss, seed)
+                    .map_err(to_train)?;
+            Ok((m, params))
+        },
+        &mut contenders,
+        p.loss,
+        &p.train,
+        p.val.as_ref(),
+        &cfg,
+    )?;
+    let mut written = Vec::new();
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+        for (name, text) in
+            [("compare.md", c.to_markdown()), ("summary.csv", c.summary_csv()?), ("runs.csv", c.runs_csv()?)]
+        {
+            let path = dir.join(name);
+            write(&path, &text)?;
+            written.push(path);
+        }
+    }
+    // Lowest mean final training loss among optimizers none of whose runs diverged.
+    let best = c
+        .summaries
+        .iter()
+        .filter(|s| s.diverged == 0)
+        .filter_map(|s| s.train_loss.map(|l| (s, l.mean)))
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(s, _)| s.optimizer.clone());
+    if a.json {
+        let stats = |s: Option<Stats>| {
+            s.map(|s| json!({ "n": s.n, "mean": s.mean, "std": s.std, "min": s.min, "max": s.max }))
+        };
+        let summaries: Vec<Value> = c
+            .summaries
+            .iter()
+            .map(|s| {
+                json!({
+                    "optimizer": s.optimizer, "runs": s.runs, "diverged": s.diverged,
+                    "mean_steps": s.mean_steps, "train_loss": stats(s.train_loss),
+                    "val_loss": stats(s.val_loss), "reached_target": s.reached_target,
+                    "steps_to_target": stats(s.steps_to_target),
+                })
+            })
+            .collect();
+        let runs: Vec<Value> = c
+            .runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "optimizer": r.optimizer, "seed": r.seed, "steps": r.steps, "train_loss": r.train_loss,
+                    "val_loss": r.val_loss, "steps_to_target": r.steps_to_target, "stop": r.stop,
+                    "diverged": r.diverged,
+                })
+            })
+            .collect();
+        let out = json!({
+            "command": "compare",
+            "model": t.model.to_string(),
+            "loss": p.loss.name(),
+            "steps_per_run": a.steps,
+            "seeds": a.seeds.0,
+            "target_loss": a.target_loss,
+            "summaries": summaries,
+            "runs": runs,
+            "best": best,
+        });
+        let text = serde_json::to_string_pretty(&out).map_err(|e| Failure::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!(
+            "compare    {} on {}, loss {}, {} updates per run, seeds {:?}, batch size {}",
+            t.model,
+            a.data.data.display(),
+            p.loss.name(),
+            a.steps,
+            a.seeds.0,
+            if t.batch_size >= p.train.len() { "full".to_string() } else { t.batch_size.to_string() }
+        );
+        let pm =
+            |s: Option<Stats>| s.map_or("-".to_string(), |s| format!("{} ± {}", num(s.mean), num(s.std)));
+        let width = c.summaries.iter().map(|s| s.optimizer.len()).max().unwrap_or(0).max(9);
+        let mut head = format!(
+            "{:<width$}  {:>4}  {:>8}  {:>24}",
+            "optimizer", "runs", "diverged", "train loss (mean ± std)"
+        );
+        if p.val.is_some() {
+            head.push_str(&format!("  {:>24}", "val loss (mean ± std)"));
+        }
+        if a.target_loss.is_some() {
+            head.push_str(&format!("  {:>7}  {:>24}", "reached", "steps to target"));
+        }
+        println!("{head}");
+        for s in &c.summaries {
+            let mut row = format!(
+                "{:<width$}  {:>4}  {:>8}  {:>24}",
+                s.optimizer,
+                s.runs,
+                s.diverged,
+                pm(s.train_loss)
+            );
+            if p.val.is_some() {
+                row.push_str(&format!("  {:>24}", pm(s.val_loss)));
+            }
+            if a.target_loss.is_some() {
+                row.push_str(&format!(
+                    "  {:>7}  {:>24}",
+                    format!("{}/{}", s.reached_target, s.runs),
+                    pm(s.steps_to_target)
+                ));
+            }
+            println!("{row}");
+        }
+        match &best {
+            Some(b) => println!("lowest mean training loss without divergence: {b}"),
+            None => println!("every optimizer diverged in at least one run: lower the rates"),
+        }
+        for w in &written {
+            println!("wrote      {}", w.display());
+        }
+    }
+    if c.runs.iter().all(|r| r.diverged) {
+        return Err(Failure::Diverged("every run of every optimizer diverged: lower the rates".to_string()));
     }
     Ok(())
 }

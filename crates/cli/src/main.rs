@@ -17,7 +17,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success (`doctor`: the checks ran, whatever they found) |
-//! | 1 | training diverged (`fit`: a divergence guard stopped the run; the summary is still printed and `--out` still written. `sweep`: no rate was stable) |
+//! | 1 | training diverged (`fit`: a divergence guard stopped the run; the summary is still printed and `--out` still written. `sweep`: no rate was stable. `compare`: every run diverged) |
 //! | 2 | usage error: a bad or missing argument, or options that do not fit together |
 //! | 3 | data or file error: the CSV cannot be read or parsed, the target column is missing, the targets do not suit the loss, or `--out` cannot be written |
 //! | 4 | internal error: a bug in downhill (please report it with the command line) |
@@ -43,7 +43,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (doctor: the checks ran, whatever they found)
   1  training diverged (fit: a divergence guard stopped the run; the summary is still
-     printed and --out still written; sweep: no rate was stable)
+     printed and --out still written; sweep: no rate was stable; compare: every
+     run diverged)
   2  usage error: a bad or missing argument, or options that do not fit together
   3  data or file error: the CSV cannot be read or parsed, the target column is missing,
      the targets do not suit the loss, or --out cannot be written
@@ -68,6 +69,10 @@ enum Command {
     /// Train briefly at log-spaced learning rates and name the largest stable one.
     #[command(after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
     Sweep(SweepArgs),
+    /// Compare optimizers on one model and dataset: the same budget, the same initial weights
+    /// and batches per seed; prints mean and spread of the final losses.
+    #[command(after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+    Compare(CompareArgs),
 }
 
 /// Where the data is and how to read it.
@@ -134,7 +139,7 @@ fn parse_l2(s: &str) -> Result<f64, String> {
     }
 }
 
-/// The model, its loss and optimizer, and how the data is prepared (shared by fit and sweep).
+/// The model, its loss, and how the data is prepared (shared by fit, sweep and compare).
 #[derive(Args, Debug)]
 struct TrainArgs {
     /// The model: linear, logistic, softmax, or mlp:H1,H2,... (hidden widths, e.g. mlp:32).
@@ -148,11 +153,6 @@ struct TrainArgs {
     /// the targets).
     #[arg(long, value_parser = parse_loss)]
     loss: Option<Loss>,
-    /// The optimizer (settings not given below at their documented defaults).
-    #[arg(long, value_enum, default_value_t = OptimizerName::Adam)]
-    optimizer: OptimizerName,
-    #[command(flatten)]
-    settings: OptArgs,
     /// Rows per step: 1 is SGD, `full` is full-batch gradient descent.
     #[arg(long, value_name = "N|full", default_value = "32", value_parser = parse_batch)]
     batch_size: usize,
@@ -174,6 +174,16 @@ struct TrainArgs {
     /// Keep class proportions in the split (classification targets only).
     #[arg(long)]
     stratify: bool,
+}
+
+/// The optimizer of fit and sweep.
+#[derive(Args, Debug)]
+struct OptimizerArgs {
+    /// The optimizer (settings not given below at their documented defaults).
+    #[arg(long, value_enum, default_value_t = OptimizerName::Adam)]
+    optimizer: OptimizerName,
+    #[command(flatten)]
+    settings: OptArgs,
 }
 
 /// Optimizer settings beyond the rate; each applies to some optimizers only (a setting the chosen
@@ -223,6 +233,8 @@ struct FitArgs {
     data: DataArgs,
     #[command(flatten)]
     train: TrainArgs,
+    #[command(flatten)]
+    opt: OptimizerArgs,
     /// Learning rate. Default: the optimizer's (sgd, momentum, nesterov, adam, adamw: 0.001;
     /// adagrad, rmsprop: 0.01).
     #[arg(long, value_parser = parse_lr)]
@@ -290,6 +302,8 @@ struct SweepArgs {
     data: DataArgs,
     #[command(flatten)]
     train: TrainArgs,
+    #[command(flatten)]
+    opt: OptimizerArgs,
     /// The smallest rate.
     #[arg(long, default_value_t = 1e-4, value_parser = parse_lr)]
     lr_min: f64,
@@ -308,6 +322,87 @@ struct SweepArgs {
     /// Print the sweep as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args, Debug)]
+struct CompareArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    train: TrainArgs,
+    /// The contenders, comma-separated: OPTIMIZER[:LR] (e.g. sgd:0.1,momentum:0.05,adam); the
+    /// rate defaults to the optimizer's. Other settings are at their defaults.
+    #[arg(long, value_name = "LIST", value_parser = parse_contenders)]
+    optimizers: Contenders,
+    /// Optimizer steps per run (the same budget for every contender).
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = parse_steps)]
+    steps: u64,
+    /// Seeds, comma-separated: each seeds the initial weights (of an MLP) and the batch order, the
+    /// same for every contender.
+    #[arg(long, value_name = "LIST", default_value = "0,1,2", value_parser = parse_seeds)]
+    seeds: Seeds,
+    /// A training loss to reach: the table then counts the runs that reached it and the steps
+    /// they took (measured at epoch ends).
+    #[arg(long, value_name = "LOSS")]
+    target_loss: Option<f64>,
+    /// Write compare.md (the table), summary.csv (one row per optimizer) and runs.csv (one row
+    /// per run) here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--optimizers`: the optimizer and its rate (`None`: the optimizer's default) of each contender.
+#[derive(Clone, Debug)]
+struct Contenders(Vec<(OptimizerName, Option<f64>)>);
+
+fn parse_contenders(s: &str) -> Result<Contenders, String> {
+    use clap::ValueEnum;
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (name, lr) = part.split_once(':').map_or((part, None), |(n, l)| (n, Some(l)));
+        let Ok(opt) = OptimizerName::from_str(name.trim(), true) else {
+            return Err(format!(
+                "unknown optimizer {name:?} in {s:?}; choose from sgd, momentum, nesterov, adagrad, rmsprop, \
+                 adam, adamw, each optionally with :LR (e.g. sgd:0.1)"
+            ));
+        };
+        let lr = lr.map(|l| parse_lr(l.trim())).transpose()?;
+        let rate = |l: Option<f64>, o: OptimizerName| l.unwrap_or_else(|| o.default_lr());
+        if out.iter().any(|&(o, l)| o == opt && rate(l, o) == rate(lr, opt)) {
+            return Err(format!(
+                "{part:?} repeats an earlier contender in {s:?} (without :LR an optimizer runs at its default \
+                 rate, {} for {}); list each contender once",
+                opt.default_lr(),
+                opt.name()
+            ));
+        }
+        out.push((opt, lr));
+    }
+    Ok(Contenders(out))
+}
+
+fn parse_steps(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) | Err(_) => Err(format!("the step budget must be a whole number >= 1, got {s:?}")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// `--seeds`.
+#[derive(Clone, Debug)]
+struct Seeds(Vec<u64>);
+
+fn parse_seeds(s: &str) -> Result<Seeds, String> {
+    let seeds = s
+        .split(',')
+        .map(|x| {
+            x.trim().parse::<u64>().map_err(|_| format!("seed {x:?} in {s:?} is not a whole number >= 0"))
+        })
+        .collect::<Result<Vec<u64>, String>>()?;
+    Ok(Seeds(seeds))
 }
 
 /// A failure, by exit code.
@@ -374,6 +469,7 @@ fn main() -> ExitCode {
         Command::Fit(a) => commands::fit(a),
         Command::Doctor(a) => commands::doctor(a),
         Command::Sweep(a) => commands::sweep(a),
+        Command::Compare(a) => commands::compare(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -488,7 +488,9 @@ fn sweep_names_the_largest_stable_rate() {
 
 #[test]
 fn help_documents_the_exit_codes() {
-    for args in [&["--help"][..], &["fit", "--help"], &["doctor", "--help"], &["sweep", "-h"]] {
+    for args in
+        [&["--help"][..], &["fit", "--help"], &["doctor", "--help"], &["sweep", "-h"], &["compare", "-h"]]
+    {
         let out = run(&root(), args);
         assert_eq!(out.code, 0);
         assert!(
@@ -756,4 +758,120 @@ fn resume_refuses_another_run() {
     let out = run(&dir, &ckpt_args("10", "again", &["--checkpoint-every", "0"]));
     assert_eq!(out.code, 2, "{}", out.stderr);
     insta::assert_snapshot!("usage_checkpoint_every_zero", out.stderr);
+}
+
+#[test]
+fn compare_runs_every_optimizer_with_every_seed() {
+    let dir = scratch("compare");
+    write_line(&dir);
+    let args = [
+        "compare",
+        "line.csv",
+        "--model",
+        "linear",
+        "--batch-size",
+        "full",
+        "--optimizers",
+        "sgd:0.5,sgd:5,adam:0.05,momentum",
+        "--steps",
+        "50",
+        "--seeds",
+        "0,1",
+        "--target-loss",
+        "0.01",
+        "--val",
+        "0.2",
+        "--out",
+        "cmp",
+        "--json",
+    ];
+    let out = run(&dir, &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j = out.json();
+    let names: Vec<&str> =
+        j["summaries"].as_array().unwrap().iter().map(|s| s["optimizer"].as_str().unwrap()).collect();
+    // A contender without a rate gets its optimizer's default.
+    assert_eq!(names, ["sgd:0.5", "sgd:5", "adam:0.05", "momentum:0.001"]);
+    assert_eq!(j["runs"].as_array().unwrap().len(), 8);
+    let s = &j["summaries"];
+    // Full-batch GD at 0.5 converges on this quadratic (stable below 2/L = 0.712); at 5 it diverges.
+    assert_eq!((s[0]["diverged"].as_u64(), s[0]["reached_target"].as_u64()), (Some(0), Some(2)));
+    assert!(s[0]["train_loss"]["mean"].as_f64().unwrap() < 1e-3, "{}", s[0]);
+    assert_eq!(s[1]["diverged"].as_u64(), Some(2));
+    assert!(s[2]["val_loss"]["mean"].as_f64().unwrap().is_finite());
+    assert_eq!(j["best"], "sgd:0.5");
+    for f in ["compare.md", "summary.csv", "runs.csv"] {
+        assert!(dir.join("cmp").join(f).is_file(), "{f}");
+    }
+    let runs_csv = std::fs::read_to_string(dir.join("cmp/runs.csv")).unwrap();
+    assert_eq!(runs_csv.lines().count(), 1 + 8);
+    // The text table has one row per optimizer and names the best.
+    let text = run(&dir, &args[..args.len() - 1]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let rows: Vec<&str> = text
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("sgd:") || l.starts_with("adam:") || l.starts_with("momentum:"))
+        .collect();
+    assert_eq!(rows.len(), 4, "{}", text.stdout);
+    assert!(rows[1].contains("  2         2  "), "{}", rows[1]);
+    assert!(text.stdout.contains("lowest mean training loss without divergence: sgd:0.5"), "{}", text.stdout);
+    // Mini-batches: the seeds change the batch order, so the runs differ.
+    let mb = run(
+        &dir,
+        &[
+            "compare",
+            "line.csv",
+            "--model",
+            "linear",
+            "--batch-size",
+            "4",
+            "--optimizers",
+            "sgd:0.1",
+            "--steps",
+            "20",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(mb["seeds"], serde_json::json!([0, 1, 2]));
+    assert!(mb["summaries"][0]["train_loss"]["std"].as_f64().unwrap() > 0.0, "{mb}");
+    // Every run diverging is exit 1.
+    let all = run(
+        &dir,
+        &[
+            "compare",
+            "line.csv",
+            "--model",
+            "linear",
+            "--batch-size",
+            "full",
+            "--optimizers",
+            "sgd:50",
+            "--steps",
+            "20",
+        ],
+    );
+    assert_eq!(all.code, 1, "{}", all.stderr);
+    assert!(all.stderr.contains("every run of every optimizer diverged"), "{}", all.stderr);
+}
+
+#[test]
+fn compare_usage_errors_exit_2() {
+    let dir = scratch("compare-usage");
+    write_line(&dir);
+    let cases: &[(&str, &[&str])] = &[
+        ("unknown_optimizer", &["compare", "line.csv", "--model", "linear", "--optimizers", "sgd,lion"]),
+        ("bad_rate", &["compare", "line.csv", "--model", "linear", "--optimizers", "sgd:-1"]),
+        ("twice", &["compare", "line.csv", "--model", "linear", "--optimizers", "adam,adam:0.001"]),
+        ("bad_seed", &["compare", "line.csv", "--model", "linear", "--optimizers", "adam", "--seeds", "0,x"]),
+        ("zero_steps", &["compare", "line.csv", "--model", "linear", "--optimizers", "adam", "--steps", "0"]),
+        ("missing_optimizers", &["compare", "line.csv", "--model", "linear"]),
+    ];
+    for (name, args) in cases {
+        let out = run(&dir, args);
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{name}: {}", out.stdout);
+        insta::assert_snapshot!(format!("compare_{name}"), out.stderr);
+    }
 }
