@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use downhill_nn::L2;
-use downhill_tensor::Params;
+use downhill_tensor::{Float, Params};
 use downhill_train::checkpoint::Checkpoint;
 use downhill_train::compare::{Budget, CompareConfig, Contender, Stats, compare as run_compare};
 use downhill_train::data::{CsvOptions, Dataset, SplitOptions, StandardScaler, TargetColumn, load_csv};
@@ -19,7 +19,7 @@ use downhill_train::sweep::{SweepConfig, dataset_loss, lr_sweep};
 use serde_json::{Value, json};
 
 use crate::spec::{DynOptimizer, ModelSpec, OptSettings, build_model, check_pair, default_loss};
-use crate::{CompareArgs, DataArgs, DoctorArgs, Failure, FitArgs, SweepArgs, TrainArgs};
+use crate::{CompareArgs, DataArgs, DoctorArgs, DtypeName, Failure, FitArgs, SweepArgs, TrainArgs};
 
 fn load(a: &DataArgs) -> Result<Dataset, Failure> {
     let opts = CsvOptions {
@@ -141,11 +141,14 @@ fn prepare(d: &DataArgs, t: &TrainArgs) -> Result<Prepared, Failure> {
     })
 }
 
-fn params_json(params: &Params<f64>) -> Value {
+fn params_json<T: Float>(params: &Params<T>) -> Value {
     Value::Array(
         params
             .iter()
-            .map(|(_, name, t)| json!({ "name": name, "shape": t.dims(), "values": t.data() }))
+            .map(|(_, name, t)| {
+                let values: Vec<f64> = t.data().iter().map(|v| v.f64()).collect();
+                json!({ "name": name, "shape": t.dims(), "values": values })
+            })
             .collect(),
     )
 }
@@ -168,6 +171,15 @@ fn describe(t: &TrainArgs) -> String {
 
 /// `downhill fit`.
 pub fn fit(a: FitArgs) -> Result<(), Failure> {
+    match a.dtype {
+        DtypeName::F64 => fit_as::<f64>(a),
+        DtypeName::F32 => fit_as::<f32>(a),
+    }
+}
+
+/// `downhill fit` with the model, optimizer and training in float type `T` (the data is read
+/// and split in f64, and converted once).
+fn fit_as<T: Float>(a: FitArgs) -> Result<(), Failure> {
     let t = &a.train;
     let p = prepare(&a.data, t)?;
     let lr = a.lr.unwrap_or_else(|| a.opt.optimizer.default_lr());
@@ -178,7 +190,7 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
     let schedule = schedule_spec.build(lr, total)?;
     let settings = a.opt.settings.settings();
     let mut opt = a.opt.optimizer.build(lr, &settings, schedule)?;
-    let mut params = Params::<f64>::new();
+    let mut params = Params::<T>::new();
     let model =
         build_model(&t.model, t.activation, &mut params, p.features.len(), p.classes, p.loss, t.seed)?;
     if a.patience.is_some() && p.val.is_none() {
@@ -202,9 +214,25 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
     let checkpoint = match &a.resume {
         Some(path) => {
             // Whatever stops the file from reading as a checkpoint is a problem of the file.
-            let c = Checkpoint::<f64>::load(path).map_err(|e| match Failure::from(e) {
-                Failure::Internal(m) => Failure::Data(m),
-                other => other,
+            let c = Checkpoint::<T>::load(path).map_err(|e| {
+                // A checkpoint of the other float type reads as one: say which --dtype it needs.
+                let saved = if T::DTYPE == "f64" {
+                    Checkpoint::<f32>::load(path).ok().map(|_| "f32")
+                } else {
+                    Checkpoint::<f64>::load(path).ok().map(|_| "f64")
+                };
+                if let Some(d) = saved {
+                    return Failure::Usage(format!(
+                        "cannot resume from {}: --dtype differs: the checkpoint holds {d} weights, this run is {}; \
+                         resume with --dtype {d}",
+                        path.display(),
+                        T::DTYPE
+                    ));
+                }
+                match Failure::from(e) {
+                    Failure::Internal(m) => Failure::Data(m),
+                    other => other,
+                }
             })?;
             check_resume(&c, &params, &opt)?;
             Some(c)
@@ -283,6 +311,7 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
             "optimizer": a.opt.optimizer.effective(&settings).name(),
             "optimizer_settings": settings.to_json(),
             "lr": lr,
+            "dtype": T::DTYPE,
             "schedule": schedule_spec.to_string(),
             "batch_size": if t.batch_size >= n { Value::from("full") } else { Value::from(t.batch_size) },
             "epochs": a.epochs,
@@ -383,7 +412,12 @@ pub fn fit(a: FitArgs) -> Result<(), Failure> {
             p.test.as_ref().map_or(0, Dataset::len),
             if p.scaler.is_some() { ", standardized with training-split statistics" } else { "" }
         );
-        println!("model      {} ({n_params} parameters), loss {}", t.model, p.loss.name());
+        println!(
+            "model      {} ({n_params} parameters), loss {}, dtype {}",
+            t.model,
+            p.loss.name(),
+            T::DTYPE
+        );
         println!(
             "optimizer  {}, lr {}, schedule {}, batch size {}{}",
             a.opt.optimizer.effective(&settings).name(),
@@ -440,7 +474,11 @@ fn option_of(setting: &str) -> &'static str {
 
 /// Refuses a checkpoint of another model or optimizer, naming the option that differs (the
 /// trainer then checks the data, loss, seed, batch size, L2 and early stopping).
-fn check_resume(c: &Checkpoint<f64>, params: &Params<f64>, opt: &DynOptimizer) -> Result<(), Failure> {
+fn check_resume<T: Float>(
+    c: &Checkpoint<T>,
+    params: &Params<T>,
+    opt: &DynOptimizer<T>,
+) -> Result<(), Failure> {
     use downhill_optim::Optimizer;
     let origin = &c.origin;
     let shapes = |v: Vec<(&str, &[usize])>| {
@@ -576,7 +614,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
     };
     let settings = a.opt.settings.settings();
     // A setting the optimizer does not have, or out of range: a usage error before any training.
-    a.opt.optimizer.build(a.lr_min, &settings, None)?;
+    a.opt.optimizer.build::<f64>(a.lr_min, &settings, None)?;
     let to_train = |f: Failure| downhill_train::Error::InvalidArgument { op: "sweep", message: f.message() };
     let s = lr_sweep(
         || {
@@ -686,7 +724,7 @@ pub fn compare(a: CompareArgs) -> Result<(), Failure> {
     for &(o, lr) in &a.optimizers.0 {
         let lr = lr.unwrap_or_else(|| o.default_lr());
         // Refuse a bad rate before any run.
-        o.build(lr, &none, None)?;
+        o.build::<f64>(lr, &none, None)?;
         contenders.push(Contender::new(format!("{}:{}", o.name(), num(lr)), move || {
             o.build(lr, &none, None).map_err(to_train)
         }));

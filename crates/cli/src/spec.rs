@@ -10,7 +10,7 @@ use downhill_optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Momentum, MomentumConfig, Nesterov,
     NesterovConfig, Optimizer, OptimizerState, RmsProp, RmsPropConfig, Sgd, SgdConfig, WeightDecay,
 };
-use downhill_tensor::{Grads, ParamId, Params, Tape, Var, seeded_rng};
+use downhill_tensor::{Float, Grads, ParamId, Params, Tape, Var, seeded_rng};
 use downhill_train::doctor::Task;
 use downhill_train::fit::Loss;
 
@@ -239,17 +239,17 @@ impl OptimizerName {
 
     /// Builds the optimizer with rate `lr`, the settings given on the command line (the others at
     /// their documented defaults) and an optional schedule.
-    pub fn build(
+    pub fn build<T: Float>(
         self,
         lr: f64,
         settings: &OptSettings,
         schedule: Option<Box<dyn Schedule>>,
-    ) -> Result<DynOptimizer, Failure> {
-        fn finish<O: Optimizer<f64> + 'static>(
+    ) -> Result<DynOptimizer<T>, Failure> {
+        fn finish<T: Float, O: Optimizer<T> + 'static>(
             o: downhill_tensor::Result<O>,
             s: Option<Box<dyn Schedule>>,
             with: impl FnOnce(O, Box<dyn Schedule>) -> O,
-        ) -> Result<DynOptimizer, Failure> {
+        ) -> Result<DynOptimizer<T>, Failure> {
             let o = o.map_err(setting_error)?;
             Ok(DynOptimizer(Box::new(match s {
                 Some(s) => with(o, s),
@@ -461,13 +461,13 @@ pub enum ActivationName {
 }
 
 /// Any optimizer behind a box, usable where a sized `Optimizer` is required.
-pub struct DynOptimizer(pub Box<dyn Optimizer<f64>>);
+pub struct DynOptimizer<T: Float>(pub Box<dyn Optimizer<T>>);
 
-impl Optimizer<f64> for DynOptimizer {
+impl<T: Float> Optimizer<T> for DynOptimizer<T> {
     fn kind(&self) -> &'static str {
         self.0.kind()
     }
-    fn step(&mut self, params: &mut Params<f64>, grads: &Grads<f64>) -> downhill_tensor::Result<()> {
+    fn step(&mut self, params: &mut Params<T>, grads: &Grads<T>) -> downhill_tensor::Result<()> {
         self.0.step(params, grads)
     }
     fn step_count(&self) -> u64 {
@@ -485,24 +485,20 @@ impl Optimizer<f64> for DynOptimizer {
     fn last_grad_norm(&self) -> Option<f64> {
         self.0.last_grad_norm()
     }
-    fn state(&self, params: &Params<f64>) -> downhill_tensor::Result<OptimizerState<f64>> {
+    fn state(&self, params: &Params<T>) -> downhill_tensor::Result<OptimizerState<T>> {
         self.0.state(params)
     }
-    fn load_state(
-        &mut self,
-        state: &OptimizerState<f64>,
-        params: &Params<f64>,
-    ) -> downhill_tensor::Result<()> {
+    fn load_state(&mut self, state: &OptimizerState<T>, params: &Params<T>) -> downhill_tensor::Result<()> {
         self.0.load_state(state, params)
     }
 }
 
 /// Any model behind a box, usable where a sized `Module` is required.
-pub struct DynModel(pub Box<dyn Module<f64>>);
+pub struct DynModel<T: Float>(pub Box<dyn Module<T>>);
 
-impl Module<f64> for DynModel {
+impl<T: Float> Module<T> for DynModel<T> {
     #[track_caller]
-    fn forward<'t>(&self, tape: &'t Tape<f64>, params: &Params<f64>, x: Var<'t, f64>) -> Var<'t, f64> {
+    fn forward<'t>(&self, tape: &'t Tape<T>, params: &Params<T>, x: Var<'t, T>) -> Var<'t, T> {
         self.0.forward(tape, params, x)
     }
     fn params(&self) -> Vec<ParamId> {
@@ -549,17 +545,17 @@ pub fn check_pair(model: &ModelSpec, loss: Loss) -> Result<(), Failure> {
 
 /// Builds the model for `features` inputs (`classes` outputs for cross-entropy), its weights
 /// drawn from `seed`.
-pub fn build_model(
+pub fn build_model<T: Float>(
     spec: &ModelSpec,
     activation: ActivationName,
-    params: &mut Params<f64>,
+    params: &mut Params<T>,
     features: usize,
     classes: usize,
     loss: Loss,
     seed: u64,
-) -> Result<DynModel, Failure> {
+) -> Result<DynModel<T>, Failure> {
     let internal = |e: downhill_tensor::Error| Failure::Internal(e.to_string());
-    let m: Box<dyn Module<f64>> = match spec {
+    let m: Box<dyn Module<T>> = match spec {
         ModelSpec::Linear => Box::new(LinearRegression::new(params, "linear", features).map_err(internal)?),
         ModelSpec::Logistic => {
             Box::new(LogisticRegression::new(params, "logistic", features).map_err(internal)?)
@@ -621,16 +617,16 @@ mod tests {
         assert!(check_pair(&ModelSpec::Mlp(vec![4]), Loss::CrossEntropy).is_ok());
         assert_eq!(default_loss(&ModelSpec::Mlp(vec![4]), Task::Multiclass), Loss::CrossEntropy);
         let none = OptSettings::default();
-        let o = OptimizerName::Adam.build(0.5, &none, None).unwrap();
+        let o = OptimizerName::Adam.build::<f64>(0.5, &none, None).unwrap();
         assert_eq!((o.kind(), o.lr()), ("adam", 0.5));
-        assert!(matches!(OptimizerName::Sgd.build(-1.0, &none, None), Err(Failure::Usage(_))));
+        assert!(matches!(OptimizerName::Sgd.build::<f64>(-1.0, &none, None), Err(Failure::Usage(_))));
     }
 
     #[test]
     fn optimizer_settings_reach_the_optimizer() {
         let params = Params::<f64>::new();
         let hyper = |o: OptimizerName, s: OptSettings| {
-            let opt = o.build(0.1, &s, None).unwrap();
+            let opt = o.build::<f64>(0.1, &s, None).unwrap();
             let st = opt.state(&params).unwrap();
             (opt.kind(), st.metadata)
         };
@@ -664,13 +660,13 @@ mod tests {
         let (_, m) = hyper(OptimizerName::Rmsprop, OptSettings { momentum: Some(0.9), ..Default::default() });
         assert_eq!(m["hyper.momentum"], "0.9");
         let bad = OptSettings { beta1: Some(0.9), ..Default::default() };
-        let Err(Failure::Usage(msg)) = OptimizerName::Sgd.build(0.1, &bad, None) else { panic!() };
+        let Err(Failure::Usage(msg)) = OptimizerName::Sgd.build::<f64>(0.1, &bad, None) else { panic!() };
         assert!(
             msg.contains("--beta1 does not apply to --optimizer sgd: it is a setting of adam and adamw"),
             "{msg}"
         );
         let bad = OptSettings { beta2: Some(1.0), ..Default::default() };
-        let Err(Failure::Usage(msg)) = OptimizerName::Adam.build(0.1, &bad, None) else { panic!() };
+        let Err(Failure::Usage(msg)) = OptimizerName::Adam.build::<f64>(0.1, &bad, None) else { panic!() };
         assert!(msg.starts_with("invalid value 1 for --beta2: adam: beta2"), "{msg}");
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use downhill_nn::{LinearRegression, weights};
+use downhill_tensor::Float;
 use downhill_tensor::Params;
 use serde_json::Value;
 
@@ -874,4 +875,75 @@ fn compare_usage_errors_exit_2() {
         assert!(out.stdout.is_empty(), "{name}: {}", out.stdout);
         insta::assert_snapshot!(format!("compare_{name}"), out.stderr);
     }
+}
+
+#[test]
+fn fit_in_f32() {
+    let dir = scratch("f32");
+    write_line(&dir);
+    let args = |dtype: &'static str, out: &'static str| {
+        vec![
+            "fit",
+            "line.csv",
+            "--model",
+            "linear",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.5",
+            "--batch-size",
+            "full",
+            "--epochs",
+            "200",
+            "--dtype",
+            dtype,
+            "--out",
+            out,
+            "--json",
+        ]
+    };
+    let single = run(&dir, &args("f32", "r32"));
+    assert_eq!(single.code, 0, "{}", single.stderr);
+    let double = run(&dir, &args("f64", "r64"));
+    let (s, d) = (single.json(), double.json());
+    assert_eq!((s["config"]["dtype"].as_str(), d["config"]["dtype"].as_str()), (Some("f32"), Some("f64")));
+    // The same fit to f32 precision, but not the same bits.
+    let (ws, wd) =
+        (values(&param(&s, "linear.weight")["values"]), values(&param(&d, "linear.weight")["values"]));
+    assert!(ws.iter().zip(&wd).all(|(a, b)| (a - b).abs() < 1e-5), "{ws:?} {wd:?}");
+    assert!((wd[0] - 2.0).abs() < 1e-9);
+    assert_ne!(s["final_train_loss"], d["final_train_loss"]);
+    // The weights file is f32 and loads into an f32 model; it is refused as f64.
+    let mut p32 = downhill_tensor::Params::<f32>::new();
+    let m = LinearRegression::new(&mut p32, "linear", 2).unwrap();
+    weights::load(dir.join("r32/weights.safetensors"), &mut p32).unwrap();
+    let loaded: Vec<f64> = p32.get(m.linear().weight()).data().iter().map(|v| v.f64()).collect();
+    // (serde_json's default parser may be one ulp off the printed shortest form.)
+    assert!(loaded.iter().zip(&ws).all(|(a, b)| (a - b).abs() < 1e-12), "{loaded:?} {ws:?}");
+    assert!(loaded.iter().zip(&wd).any(|(a, b)| a != b));
+    let mut p64 = Params::<f64>::new();
+    LinearRegression::new(&mut p64, "linear", 2).unwrap();
+    assert!(weights::load(dir.join("r32/weights.safetensors"), &mut p64).is_err());
+    // Text output names the type.
+    let text = run(&dir, &["fit", "line.csv", "--model", "linear", "--epochs", "1", "--dtype", "f32"]);
+    assert!(text.stdout.contains("model      linear (3 parameters), loss mse, dtype f32"), "{}", text.stdout);
+}
+
+#[test]
+fn f32_checkpoints_resume_bit_for_bit_and_refuse_f64() {
+    let dir = scratch("f32-ckpt");
+    write_noisy(&dir, "noisy.csv", 40);
+    let straight = run(&dir, &ckpt_args("6", "straight", &["--dtype", "f32"]));
+    assert_eq!(straight.code, 0, "{}", straight.stderr);
+    let first = run(&dir, &ckpt_args("3", "first", &["--dtype", "f32", "--checkpoint-every", "3"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let ck = "first/checkpoint-epoch3.safetensors";
+    let resumed = run(&dir, &ckpt_args("6", "resumed", &["--dtype", "f32", "--resume", ck]));
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    for f in ["summary.json", "weights.safetensors", "steps.csv"] {
+        assert!(bytes(dir.join("straight").join(f)) == bytes(dir.join("resumed").join(f)), "{f}");
+    }
+    let out = run(&dir, &ckpt_args("6", "again", &["--resume", ck]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!("resume_dtype", out.stderr);
 }
