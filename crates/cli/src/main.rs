@@ -1,12 +1,26 @@
-//! `downhill`: train a model on a CSV file, diagnose a dataset, or sweep learning rates, from the
-//! command line.
+//! `downhill`: train a model on a CSV file, diagnose a dataset, sweep learning rates, or compare
+//! optimizers, from the command line.
 //!
 //! ```text
 //! downhill fit data/breast_cancer.csv --skip-lines 1 --no-header --model logistic \
 //!     --optimizer sgd --lr 0.1 --standardize --val 0.2 --epochs 20 --out run/ [--json]
+//! downhill fit data.csv --model mlp:32 --optimizer momentum --lr 0.05 --momentum 0.9 --nesterov \
+//!     --weight-decay 1e-4 --epochs 20 --checkpoint-every 5 --out run/ [--dtype f32]
+//! downhill fit data.csv --model mlp:32 ...the same options... --epochs 40 \
+//!     --resume run/checkpoint-epoch20.safetensors --out run2/
 //! downhill doctor data/breast_cancer.csv --skip-lines 1 --no-header --loss bce_with_logits
 //! downhill sweep data.csv --target y --model linear --optimizer sgd --standardize
+//! downhill compare data.csv --target y --model linear --standardize \
+//!     --optimizers sgd:0.1,momentum:0.05,adam:0.01 --steps 500 --seeds 0,1,2 --out cmp/
 //! ```
+//!
+//! Optimizer settings beyond the rate (`--momentum`, `--nesterov`, `--beta1`, `--beta2`, `--eps`,
+//! `--weight-decay`) apply to the optimizers that have them; any other use, or a value out of the
+//! optimizer's range, is a usage error naming the option. `--checkpoint-every N --out DIR` writes
+//! `DIR/checkpoint-epochE.safetensors` every N epochs; `--resume` continues such a run bit for bit
+//! (same final weights and reports as the uninterrupted run) and refuses a checkpoint of another
+//! model, optimizer setting, data split, seed, batch size, L2, dtype or budget, naming what
+//! differs. `--dtype f32` trains in single precision (f64 is the default).
 //!
 //! `downhill <command> --help` lists every option with its default.
 //!
@@ -18,8 +32,8 @@
 //! |---|---|
 //! | 0 | success (`doctor`: the checks ran, whatever they found) |
 //! | 1 | training diverged (`fit`: a divergence guard stopped the run; the summary is still printed and `--out` still written. `sweep`: no rate was stable. `compare`: every run diverged) |
-//! | 2 | usage error: a bad or missing argument, or options that do not fit together |
-//! | 3 | data or file error: the CSV cannot be read or parsed, the target column is missing, the targets do not suit the loss, or `--out` cannot be written |
+//! | 2 | usage error: a bad or missing argument, options that do not fit together, or a checkpoint of another run |
+//! | 3 | data or file error: the CSV or a checkpoint cannot be read or parsed, the target column is missing, the targets do not suit the loss, or `--out` cannot be written |
 //! | 4 | internal error: a bug in downhill (please report it with the command line) |
 //!
 //! Errors are printed on stderr as one `error: ...` line that names the file, line and column
@@ -45,12 +59,14 @@ Exit codes:
   1  training diverged (fit: a divergence guard stopped the run; the summary is still
      printed and --out still written; sweep: no rate was stable; compare: every
      run diverged)
-  2  usage error: a bad or missing argument, or options that do not fit together
-  3  data or file error: the CSV cannot be read or parsed, the target column is missing,
-     the targets do not suit the loss, or --out cannot be written
+  2  usage error: a bad or missing argument, options that do not fit together, or a
+     checkpoint of another run (--resume)
+  3  data or file error: the CSV or a checkpoint cannot be read or parsed, the target
+     column is missing, the targets do not suit the loss, or --out cannot be written
   4  internal error: a bug in downhill (please report it with the command line)";
 
-/// Train models on CSV files with gradient descent, diagnose datasets, sweep learning rates.
+/// Train models on CSV files with gradient descent, diagnose datasets, sweep learning rates,
+/// compare optimizers.
 #[derive(Parser, Debug)]
 #[command(name = "downhill", version, after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
 struct Cli {
@@ -69,8 +85,10 @@ enum Command {
     /// Train briefly at log-spaced learning rates and name the largest stable one.
     #[command(after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
     Sweep(SweepArgs),
-    /// Compare optimizers on one model and dataset: the same budget, the same initial weights
-    /// and batches per seed; prints mean and spread of the final losses.
+    /// Compare optimizers on one model and dataset at the same update budget, over several seeds.
+    ///
+    /// For each seed every contender starts from the same initial weights and sees the same
+    /// batches; the table gives mean and spread of the final losses and the diverged runs.
     #[command(after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
     Compare(CompareArgs),
 }
