@@ -250,8 +250,12 @@ fn fit_as<T: Float>(a: FitArgs) -> Result<(), Failure> {
             (Some(every), Some(dir)) => {
                 std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
                 while !trainer.is_finished() {
-                    let next = (trainer.cursor().epoch / every + 1) * every;
-                    trainer.run_until(next.saturating_mul(per_epoch))?;
+                    // Steps to the end of the next epoch that is a multiple of `every`, counted from
+                    // where the run is (always at least one: the cursor's batch is within its epoch).
+                    let at = trainer.cursor();
+                    let next = (at.epoch / every + 1) * every;
+                    let ahead = ((next - at.epoch) * per_epoch).saturating_sub(at.batch as u64).max(1);
+                    trainer.run_until(trainer.step_count().saturating_add(ahead))?;
                     let at = trainer.cursor();
                     if at.batch == 0 && at.epoch % every == 0 && at.epoch > 0 {
                         let path = dir.join(format!("checkpoint-epoch{}.safetensors", at.epoch));

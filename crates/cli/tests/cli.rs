@@ -692,6 +692,27 @@ fn checkpoint_and_resume_give_the_uninterrupted_run() {
             assert!(want == bytes(dir.join(other).join(f)), "{other}/{f} differs from straight/{f}");
         }
     }
+    // With early stopping (its memory and the best weights travel in the checkpoint).
+    let pat = ["--patience", "2"];
+    let straight = run(&dir, &ckpt_args("12", "p-straight", &pat));
+    assert_eq!(straight.code, 0, "{}", straight.stderr);
+    let first = run(&dir, &ckpt_args("12", "p-first", &["--patience", "2", "--checkpoint-every", "3"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let resumed = run(
+        &dir,
+        &ckpt_args(
+            "12",
+            "p-resumed",
+            &["--patience", "2", "--resume", "p-first/checkpoint-epoch3.safetensors"],
+        ),
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    for f in ["summary.json", "weights.safetensors", "epochs.csv"] {
+        assert!(
+            bytes(dir.join("p-straight").join(f)) == bytes(dir.join("p-resumed").join(f)),
+            "patience: {f}"
+        );
+    }
     // The first half alone is a different (shorter) run.
     assert_ne!(bytes(dir.join("first/weights.safetensors")), bytes(dir.join("straight/weights.safetensors")));
 }
