@@ -151,12 +151,17 @@ fn linear_bce_rows_k<T: Float, const K: usize, const G: usize, const GRAD: bool>
                 *zr = dot4(&xh[r * K..(r + 1) * K], &wk) + b;
             }
         }
-        let mut res = [T::zero(); G];
+        let (mut res, mut lvs) = ([T::zero(); G], [0.0f64; G]);
         for l in 0..G {
-            let (lv, rv) = bce_term(z[l], ys[l]);
-            loss[l % 8] += lv;
-            rsum[l % 8] += rv.f64();
-            res[l] = rv;
+            (lvs[l], res[l]) = bce_term(z[l], ys[l]);
+        }
+        // Row i of the chunk goes to lane i mod 8 whatever `G`, in row order.
+        for (lh, rh) in lvs.chunks_exact(8).zip(res.chunks_exact(8)) {
+            let (lh, rh) = (&lh[..8], &rh[..8]);
+            for l in 0..8 {
+                loss[l] += lh[l];
+                rsum[l] += rh[l].f64();
+            }
         }
         if grad {
             for (r, &rr) in res.iter().enumerate() {
