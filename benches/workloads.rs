@@ -9,7 +9,9 @@
 //!
 //! Groups:
 //! - `w1/{f64,f32}`: one full-batch GD step of logistic regression on `churn_200k.csv`
-//!   (200,000 × 12, standardized; forward, mean BCE-with-logits, backward, SGD update with lr 1).
+//!   (200,000 × 12, standardized; forward, mean BCE-with-logits, backward, SGD update with lr 1)
+//!   through `LogisticRegression::loss` (one fused node: X read once per step);
+//!   `w1_composite/{f64,f32}` the same step with the loss spelled out (matmul, bias add, loss).
 //!   Reads `$PEERS_WORK/data/churn_200k.csv` (default `$HOME/peers-work`, made by the peers'
 //!   `make_data.py`) and panics if it is missing; after timing it checks the final loss of 200
 //!   f64 steps from zero against the peers' 0.218255667.
@@ -47,17 +49,16 @@ fn churn() -> LogregData {
     })
 }
 
-/// W1: one full-batch GD step on churn_200k.
-#[divan::bench(types = [f64, f32], sample_count = 60, sample_size = 1)]
-fn w1<T: Float>(bencher: Bencher) {
+/// Times one W1 step of the state `make` builds, then checks that 200 steps of it from zero reach
+/// the peers' final loss (so the timed step is the real one).
+fn w1_bench<T: Float>(bencher: Bencher, make: fn(&LogregData) -> Logreg<T>) {
     let data = churn();
-    let mut lr = Logreg::<T>::new(&data);
+    let mut lr = make(&data);
     for _ in 0..3 {
         lr.step();
     }
     bencher.bench_local(|| lr.step());
-    // The timed step is the real one: 200 steps from zero reach the peers' final loss.
-    let mut check = Logreg::<T>::new(&data);
+    let mut check = make(&data);
     for _ in 0..W1_STEPS {
         check.step();
     }
@@ -69,6 +70,19 @@ fn w1<T: Float>(bencher: Bencher) {
         "W1 {}: final loss {loss:.9}, peers {W1_FINAL_LOSS_F64}",
         T::DTYPE
     );
+}
+
+/// W1: one full-batch GD step on churn_200k through `LogisticRegression::loss` (the fused node).
+#[divan::bench(types = [f64, f32], sample_count = 60, sample_size = 1)]
+fn w1<T: Float>(bencher: Bencher) {
+    w1_bench::<T>(bencher, Logreg::new);
+}
+
+/// W1 with the loss spelled out (`bce_with_logits_loss(model.forward(x), y)`: matmul, bias add,
+/// loss), as a graph without the fused node runs it.
+#[divan::bench(types = [f64, f32], sample_count = 60, sample_size = 1)]
+fn w1_composite<T: Float>(bencher: Bencher) {
+    w1_bench::<T>(bencher, Logreg::composite);
 }
 
 /// Sums `x` in 64 independent lanes, i.e. 4 to 16 vector accumulators, so the adds never wait on

@@ -90,6 +90,8 @@ def table(rows: list[list[str]], right: set[int]) -> str:
 WORKLOADS = [
     ("W1 logistic regression GD, 200k×12, f64", "w1/f64", "w1", "float64", None),
     ("W1 same, f32", "w1/f32", "w1", "float32", None),
+    ("W1 without the fused node (matmul + loss), f64", "w1_composite/f64", "w1", "float64", None),
+    ("W1 without the fused node, f32", "w1_composite/f32", "w1", "float32", None),
     ("W2a MLP 64-128-10, batch 64, Adam, f32", "w2/a", "w2", None, "A"),
     ("W2b MLP 784-256-10, batch 128, Adam, f32", "w2/b", "w2", None, "B"),
 ]
