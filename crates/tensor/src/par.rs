@@ -211,6 +211,56 @@ impl<T> SendPtr<T> {
     }
 }
 
+/// The most slices [`zip_chunks`] takes on each side.
+pub const ZIP_MAX: usize = 8;
+
+/// Runs an **elementwise** kernel over equal-length slices: `f(outs, ins)` is called on the
+/// slices themselves when they are shorter than [`LARGE`], and otherwise on the same fixed chunk
+/// of [`CHUNK`] elements of every slice at a time, the chunks spread over the pool's threads.
+///
+/// `f` must compute each output element from the elements at the same position only (an
+/// optimizer's update rule, an activation), so cutting the slices into chunks, and which thread
+/// runs which chunk, cannot change any result. A reduction must not use this.
+///
+/// # Panics
+/// If the slices differ in length, or there are more than [`ZIP_MAX`] on a side (both are
+/// mistakes in the calling kernel, not in user input).
+pub fn zip_chunks<T: Copy + Send + Sync>(
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    f: impl Fn(&mut [&mut [T]], &[&[T]]) + Sync,
+) {
+    assert!(outs.len() <= ZIP_MAX && ins.len() <= ZIP_MAX, "zip_chunks: at most {ZIP_MAX} slices a side");
+    let n = outs.first().map(|s| s.len()).or_else(|| ins.first().map(|s| s.len())).unwrap_or(0);
+    assert!(
+        outs.iter().all(|s| s.len() == n) && ins.iter().all(|s| s.len() == n),
+        "zip_chunks: slices of different lengths"
+    );
+    let chunks = n.div_ceil(CHUNK);
+    if n < LARGE || threads().min(chunks) <= 1 {
+        return f(outs, ins);
+    }
+    let mut ptrs = [SendPtr(std::ptr::null_mut::<T>()); ZIP_MAX];
+    for (p, s) in ptrs.iter_mut().zip(outs.iter_mut()) {
+        *p = SendPtr(s.as_mut_ptr());
+    }
+    let (n_out, n_in) = (outs.len(), ins.len());
+    for_each_chunk(chunks, |c| {
+        let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
+        let mut o: [&mut [T]; ZIP_MAX] = Default::default();
+        for (d, p) in o.iter_mut().zip(&ptrs[..n_out]) {
+            // SAFETY: every output slice has n elements and chunk c touches only
+            // [start, start + len) of each; the slices are exclusively borrowed for the call.
+            *d = unsafe { p.slice(start, len) };
+        }
+        let mut i: [&[T]; ZIP_MAX] = Default::default();
+        for (d, s) in i.iter_mut().zip(ins) {
+            *d = &s[start..start + len];
+        }
+        f(&mut o[..n_out], &i[..n_in]);
+    });
+}
+
 /// Per-chunk results (on the stack up to 128 chunks, i.e. a million elements).
 pub(crate) type Partials<T> = smallvec::SmallVec<[T; 128]>;
 
@@ -278,5 +328,33 @@ mod tests {
         }
         THREADS.store(0, Ordering::Relaxed);
         assert!(threads() >= 1);
+    }
+
+    #[test]
+    fn zip_chunks_covers_every_element_once_with_its_own_inputs() {
+        for n in [0, 5, LARGE - 1, LARGE, 3 * CHUNK + LARGE + 7] {
+            for t in [1, 2, 3] {
+                set_threads(t);
+                let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+                let y: Vec<f64> = (0..n).map(|i| 2.0 * i as f64).collect();
+                let (mut a, mut b) = (vec![0.0; n], vec![1.0; n]);
+                zip_chunks(&mut [&mut a, &mut b], &[&x, &y], |o, i| {
+                    let [a, b] = o else { panic!("two outputs") };
+                    for (((a, b), &x), &y) in a.iter_mut().zip(b.iter_mut()).zip(i[0]).zip(i[1]) {
+                        *a += x + y;
+                        *b += 1.0;
+                    }
+                });
+                assert!(a.iter().enumerate().all(|(i, &v)| v == 3.0 * i as f64), "n {n}, threads {t}");
+                assert!(b.iter().all(|&v| v == 2.0), "n {n}, threads {t}");
+            }
+        }
+        THREADS.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    #[should_panic(expected = "different lengths")]
+    fn zip_chunks_refuses_slices_of_different_lengths() {
+        zip_chunks(&mut [&mut [0.0f32; 3][..]], &[&[1.0f32; 4][..]], |_, _| {});
     }
 }
