@@ -216,11 +216,12 @@ pub const ZIP_MAX: usize = 8;
 
 /// Runs an **elementwise** kernel over equal-length slices: `f(outs, ins)` is called on the
 /// slices themselves when they are shorter than [`LARGE`], and otherwise on the same fixed chunk
-/// of [`CHUNK`] elements of every slice at a time, the chunks spread over the pool's threads.
+/// of 8192 elements of every slice at a time, the chunks spread over the pool's threads.
 ///
 /// `f` must compute each output element from the elements at the same position only (an
 /// optimizer's update rule, an activation), so cutting the slices into chunks, and which thread
-/// runs which chunk, cannot change any result. A reduction must not use this.
+/// runs which chunk, cannot change any result. For a kernel that also sums, see
+/// [`zip_chunks_sum`].
 ///
 /// # Panics
 /// If the slices differ in length, or there are more than [`ZIP_MAX`] on a side (both are
@@ -230,22 +231,66 @@ pub fn zip_chunks<T: Copy + Send + Sync>(
     ins: &[&[T]],
     f: impl Fn(&mut [&mut [T]], &[&[T]]) + Sync,
 ) {
+    let n = zip_len(outs, ins);
+    if n < LARGE || threads().min(n.div_ceil(CHUNK)) <= 1 {
+        return f(outs, ins);
+    }
+    zip_each_chunk(n, outs, ins, |_, o, i| f(o, i));
+}
+
+/// [`zip_chunks`] for an elementwise kernel that also returns a partial sum of its chunk (a norm,
+/// a loss): returns `f` of the whole slices when they are shorter than [`LARGE`], else the chunks'
+/// partial sums added in chunk order. From `LARGE` elements on the slices are always cut into
+/// the same chunks, also on one thread, so the sum does not depend on the thread count.
+///
+/// The partial sums live on the stack up to 128 chunks (a million elements).
+///
+/// # Panics
+/// As [`zip_chunks`].
+pub fn zip_chunks_sum<T: Copy + Send + Sync>(
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    f: impl Fn(&mut [&mut [T]], &[&[T]]) -> f64 + Sync,
+) -> f64 {
+    let n = zip_len(outs, ins);
+    if n < LARGE {
+        return f(outs, ins);
+    }
+    let chunks = n.div_ceil(CHUNK);
+    let mut partials = Partials::from_elem(0.0f64, chunks);
+    let sums = SendPtr(partials.as_mut_ptr());
+    zip_each_chunk(n, outs, ins, |c, o, i| {
+        // SAFETY: chunk c writes only its own element of `partials`.
+        unsafe { sums.slice(c, 1)[0] = f(o, i) };
+    });
+    partials.iter().fold(0.0, |s, &v| s + v)
+}
+
+/// The common length of `zip_chunks`' slices (checked).
+fn zip_len<T>(outs: &[&mut [T]], ins: &[&[T]]) -> usize {
     assert!(outs.len() <= ZIP_MAX && ins.len() <= ZIP_MAX, "zip_chunks: at most {ZIP_MAX} slices a side");
     let n = outs.first().map(|s| s.len()).or_else(|| ins.first().map(|s| s.len())).unwrap_or(0);
     assert!(
         outs.iter().all(|s| s.len() == n) && ins.iter().all(|s| s.len() == n),
         "zip_chunks: slices of different lengths"
     );
-    let chunks = n.div_ceil(CHUNK);
-    if n < LARGE || threads().min(chunks) <= 1 {
-        return f(outs, ins);
-    }
+    n
+}
+
+/// Calls `f(c, outs[chunk c], ins[chunk c])` for every chunk `c` of `CHUNK` elements of slices of
+/// length `n`, on the pool.
+fn zip_each_chunk<T: Copy + Send + Sync>(
+    n: usize,
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    f: impl Fn(usize, &mut [&mut [T]], &[&[T]]) + Sync,
+) {
     let mut ptrs = [SendPtr(std::ptr::null_mut::<T>()); ZIP_MAX];
     for (p, s) in ptrs.iter_mut().zip(outs.iter_mut()) {
         *p = SendPtr(s.as_mut_ptr());
     }
     let (n_out, n_in) = (outs.len(), ins.len());
-    for_each_chunk(chunks, |c| {
+    for_each_chunk(n.div_ceil(CHUNK), |c| {
         let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
         let mut o: [&mut [T]; ZIP_MAX] = Default::default();
         for (d, p) in o.iter_mut().zip(&ptrs[..n_out]) {
@@ -257,7 +302,7 @@ pub fn zip_chunks<T: Copy + Send + Sync>(
         for (d, s) in i.iter_mut().zip(ins) {
             *d = &s[start..start + len];
         }
-        f(&mut o[..n_out], &i[..n_in]);
+        f(c, &mut o[..n_out], &i[..n_in]);
     });
 }
 
@@ -348,6 +393,28 @@ mod tests {
                 assert!(a.iter().enumerate().all(|(i, &v)| v == 3.0 * i as f64), "n {n}, threads {t}");
                 assert!(b.iter().all(|&v| v == 2.0), "n {n}, threads {t}");
             }
+        }
+        THREADS.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn zip_chunks_sum_adds_fixed_chunks_in_order_whatever_the_thread_count() {
+        let n = 5 * CHUNK + LARGE + 3;
+        // Values whose sum depends on the order: chunk sums of a fixed cut, added in order.
+        let x: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64 * 1e-17 + (i % 3) as f64 * 1e10).collect();
+        let want = x.chunks(CHUNK).map(|c| c.iter().sum::<f64>()).fold(0.0, |s, v| s + v);
+        for t in [1, 2, 3] {
+            set_threads(t);
+            let mut y = vec![0.0; n];
+            let got = zip_chunks_sum(&mut [&mut y], &[&x], |o, i| {
+                o[0].copy_from_slice(i[0]);
+                i[0].iter().sum()
+            });
+            assert_eq!(got.to_bits(), want.to_bits(), "threads {t}");
+            assert_eq!(y, x);
+            // Short slices: one call on the whole.
+            let got = zip_chunks_sum(&mut [], &[&x[..100]], |_, i| i[0].iter().sum());
+            assert_eq!(got, x[..100].iter().sum::<f64>());
         }
         THREADS.store(0, Ordering::Relaxed);
     }
