@@ -65,7 +65,9 @@ pub const LANES_FROM: usize = 4096;
 ///
 /// From [`LANES_FROM`] elements in total on, each tensor's squares are summed in eight interleaved
 /// lanes (element `i` into lane `i mod 8`, the lanes then added in order), which runs several times
-/// faster; the order is still fixed, so the result is too.
+/// faster; a tensor of [`LARGE`](downhill_tensor::LARGE) elements or more is summed so in chunks
+/// of 8192 elements on the pool's threads, the chunks' sums then added in order. The order is
+/// still fixed (whatever the thread count), so the result is too.
 pub fn global_norm<T: Float>(grads: &[Tensor<T>]) -> f64 {
     global_norm_of(grads.iter().map(Tensor::data))
 }
@@ -78,9 +80,16 @@ pub(crate) fn global_norm_of<'a, T: Float>(grads: impl Iterator<Item = &'a [T]> 
     }
     let mut sum = 0.0;
     for g in grads {
-        sum += lanes_sum_sq(g);
+        sum += tensor_sum_sq(g);
     }
     sum.sqrt()
+}
+
+/// One tensor's share of [`global_norm`] from [`LANES_FROM`] elements in total on: `Σ x²` in
+/// lanes, by chunks from `LARGE` elements on. (The engine computes the same sums while it
+/// updates, see `update_param`.)
+fn tensor_sum_sq<T: Float>(g: &[T]) -> f64 {
+    downhill_tensor::zip_chunks_sum(&mut [], &[g], |_, i| lanes_sum_sq(i[0]))
 }
 
 /// `Σ x²` of one tensor in eight interleaved lanes (element `i` into lane `i mod 8`), the lanes then
@@ -102,7 +111,7 @@ fn lanes_sum_sq_generic<T: Float>(g: &[T]) -> f64 {
 
 /// [`lanes_sum_sq_generic`] compiled for the widest vectors the CPU has: the lanes are the vector
 /// and there is no fused multiply-add, so every version gives the same sum.
-fn lanes_sum_sq<T: Float>(g: &[T]) -> f64 {
+pub(crate) fn lanes_sum_sq<T: Float>(g: &[T]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]

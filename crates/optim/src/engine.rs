@@ -75,8 +75,17 @@ fn update_simd<T: Float, R: Rule>(rule: &R, p: &mut [T], g: &[T], bufs: &mut [&m
 }
 
 /// Runs `rule` on one parameter: large tensors in fixed chunks on the pool's threads
-/// ([`downhill_tensor::zip_chunks`]), each chunk vectorized ([`update_simd`]).
-fn update_param<T: Float, R: Rule>(rule: &R, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, t: u64) {
+/// ([`downhill_tensor::zip_chunks_sum`]), each chunk vectorized ([`update_simd`]). With `norm`,
+/// also returns the gradient's `Σ g²` exactly as [`clip::global_norm`] sums one tensor (same
+/// lanes, same chunks), read in the same pass; otherwise 0.
+fn update_param<T: Float, R: Rule>(
+    rule: &R,
+    p: &mut [T],
+    g: &[T],
+    bufs: &mut [Tensor<T>],
+    (lr, t): (f64, u64),
+    norm: bool,
+) -> f64 {
     let mut outs: [&mut [T]; downhill_tensor::ZIP_MAX] = Default::default();
     outs[0] = p;
     let n = bufs.len() + 1;
@@ -84,11 +93,13 @@ fn update_param<T: Float, R: Rule>(rule: &R, p: &mut [T], g: &[T], bufs: &mut [T
     for (o, b) in outs[1..].iter_mut().zip(bufs.iter_mut()) {
         *o = b.data_mut();
     }
-    downhill_tensor::zip_chunks(&mut outs[..n], &[g], |o, i| {
+    downhill_tensor::zip_chunks_sum(&mut outs[..n], &[g], |o, i| {
+        let sum_sq = if norm { clip::lanes_sum_sq(i[0]) } else { 0.0 };
         if let Some((p, bufs)) = o.split_first_mut() {
             update_simd(rule, p, i[0], bufs, lr, t);
         }
-    });
+        sum_sq
+    })
 }
 
 /// Buffers and update count of one parameter.
@@ -194,7 +205,9 @@ impl<T: Float, R: Rule> Engine<T, R> {
             });
         }
         // Clipping and L2 decay change the gradients: they work on a copy (buffers reused between
-        // steps). Without either, the update reads the gradients where they are.
+        // steps). Without either, the update reads the gradients where they are, and (from
+        // LANES_FROM elements on, where the norm is a sum of per-tensor sums) sums the squares
+        // for the norm in the same pass.
         let copy = self.clip != Clip::None
             || ids.iter().any(|&id| {
                 matches!(
@@ -214,10 +227,13 @@ impl<T: Float, R: Rule> Engine<T, R> {
             }
             self.last_norm = Some(clip::global_norm(&self.scratch));
             self.clip.apply(&mut self.scratch)?;
-        } else {
-            self.last_norm =
-                Some(clip::global_norm_of(ids.iter().map(|&id| grads.get(id).map_or(&[][..], Tensor::data))));
         }
+        let gradients = || ids.iter().map(|&id| grads.get(id).map_or(&[][..], Tensor::data));
+        let fused_norm = !copy && gradients().map(<[T]>::len).sum::<usize>() >= clip::LANES_FROM;
+        if !copy && !fused_norm {
+            self.last_norm = Some(clip::global_norm_of(gradients()));
+        }
+        let mut sum_sq = 0.0;
 
         self.step += 1;
         for (k, &id) in ids.iter().enumerate() {
@@ -253,7 +269,11 @@ impl<T: Float, R: Rule> Engine<T, R> {
             }
             // ANCHOR_END: decay
             let g = if copy { self.scratch[k].data() } else { grads.try_get(id)?.data() };
-            update_param(&self.rule, p, g, &mut slot.bufs, lr_p, slot.step);
+            sum_sq += update_param(&self.rule, p, g, &mut slot.bufs, (lr_p, slot.step), fused_norm);
+        }
+        if fused_norm {
+            // The same sum, in the same order, as `clip::global_norm_of`.
+            self.last_norm = Some(sum_sq.sqrt());
         }
         self.ids = ids;
         Ok(())

@@ -5,8 +5,10 @@
 //! - every optimizer gives the same parameters with 1 and 2 threads, and the same as when the
 //!   tensor is cut into pieces below `LARGE` (which take the plain sequential path);
 //! - Adam equals a scalar loop of PyTorch's arrangement written out here;
-//! - Adam reading the gradients in place (no clipping) equals Adam working on the copy it makes
-//!   for clipping (with a threshold that never clips), parameters and reported norm alike.
+//! - Adam reading the gradients in place (no clipping; the norm is summed in the update's pass)
+//!   equals Adam working on the copy it makes for clipping (with a threshold that never clips,
+//!   the norm summed by `clip::global_norm`), parameters and reported norm alike, and the norm is
+//!   the gradients' norm.
 //!
 //! One test function, because the thread count is global to the process.
 
@@ -117,6 +119,13 @@ fn large_updates_do_not_depend_on_threads_chunks_simd_or_the_gradient_copy() {
     let reference = adam_reference(c.lr, c.beta1, c.beta2, c.eps);
     let wrong = adam.iter().zip(&reference).filter(|(a, r)| a != r).count();
     assert_eq!(wrong, 0, "adam: {wrong} of {N} elements differ from the scalar reference");
+
+    // The reported norms are the gradients' norms (to f64 rounding).
+    for (k, &bits) in norms.iter().enumerate() {
+        let want = (0..N).map(|i| f64::from(grad(k, i)).powi(2)).sum::<f64>().sqrt();
+        let got = f64::from_bits(bits);
+        assert!((got - want).abs() <= 1e-12 * want, "step {k}: norm {got}, want {want}");
+    }
 
     // Clip::GlobalNorm with a threshold far above the norm: the copy path, nothing clipped.
     let mut copying = Adam::new(c).unwrap().with_clip(Clip::GlobalNorm(1e30)).unwrap();
