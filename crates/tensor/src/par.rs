@@ -51,17 +51,20 @@ pub fn set_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-/// A lifetime-erased `&(dyn Fn(usize) + Sync)`.
+/// A lifetime-erased `&(dyn Fn() + Sync)`.
 #[derive(Clone, Copy)]
-struct Job(*const (dyn Fn(usize) + Sync + 'static));
+struct Job(*const (dyn Fn() + Sync + 'static));
 // SAFETY: the pointee is `Sync`, and `run` keeps it alive until every worker is done with it.
 unsafe impl Send for Job {}
 
 struct State {
+    /// The current job; `None` once its caller has finished its own share (late workers skip it).
     job: Option<Job>,
-    parts: usize,
+    /// How many workers may still join the current job.
+    helpers: usize,
     epoch: u64,
-    pending: usize,
+    /// Workers inside the current job's closure.
+    active: usize,
     panicked: bool,
 }
 
@@ -81,18 +84,15 @@ fn pool() -> &'static Pool {
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             workers: AtomicUsize::new(0),
             busy: Mutex::new(()),
-            state: Mutex::new(State { job: None, parts: 0, epoch: 0, pending: 0, panicked: false }),
+            state: Mutex::new(State { job: None, helpers: 0, epoch: 0, active: 0, panicked: false }),
             work: Condvar::new(),
             done: Condvar::new(),
         }));
         // A system that refuses a thread (a thread limit) gets a smaller pool, down to none: the
-        // caller then runs every part itself, in the same order, with the same result.
+        // caller then runs every chunk itself, with the same result.
         let started = (1..=wanted)
             .take_while(|&w| {
-                std::thread::Builder::new()
-                    .name(format!("downhill-{w}"))
-                    .spawn(move || worker(pool, w))
-                    .is_ok()
+                std::thread::Builder::new().name(format!("downhill-{w}")).spawn(move || worker(pool)).is_ok()
             })
             .count();
         pool.workers.store(started, Ordering::Relaxed);
@@ -100,73 +100,72 @@ fn pool() -> &'static Pool {
     })
 }
 
-fn worker(pool: &'static Pool, index: usize) {
+fn worker(pool: &'static Pool) {
     let mut seen = 0u64;
     loop {
-        let (job, parts) = {
+        let job = {
             let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
             while st.epoch == seen {
                 st = pool.work.wait(st).unwrap_or_else(|e| e.into_inner());
             }
             seen = st.epoch;
-            (st.job, st.parts)
-        };
-        let mut ok = true;
-        if let Some(Job(f)) = job {
-            if index < parts {
-                // SAFETY: `run` does not return (and the closure stays alive) until `pending`
-                // reaches 0, which needs this worker's decrement below.
-                let f = unsafe { &*f };
-                ok = catch_unwind(AssertUnwindSafe(|| f(index))).is_ok();
+            match st.job {
+                Some(job) if st.helpers > 0 => {
+                    st.helpers -= 1;
+                    st.active += 1;
+                    job
+                }
+                // Finished before this worker woke up, or enough helpers already.
+                _ => continue,
             }
-        }
+        };
+        // SAFETY: `run` does not return (and the closure stays alive) while `active` counts this
+        // worker, which lasts until the decrement below.
+        let f = unsafe { &*job.0 };
+        let ok = catch_unwind(AssertUnwindSafe(f)).is_ok();
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         st.panicked |= !ok;
-        st.pending -= 1;
-        if st.pending == 0 {
+        st.active -= 1;
+        if st.active == 0 {
             pool.done.notify_one();
         }
     }
 }
 
-/// Runs `f(0), …, f(parts − 1)`, spread over the pool's threads (the caller runs part 0). Parts
-/// must not depend on which thread runs them.
-fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+/// Runs `f` on the calling thread and on up to `helpers` of the pool's workers at once; `f` takes
+/// its work from a shared counter, so a worker that wakes late (or never, on a busy machine) finds
+/// nothing left to do, and nobody waits for it. Returns when the caller's `f` has returned and no
+/// worker is still inside `f`.
+fn run(helpers: usize, f: &(dyn Fn() + Sync)) {
     let pool = pool();
-    let workers = pool.workers.load(Ordering::Relaxed);
-    let guard = match (parts > 1 && workers > 0).then(|| pool.busy.try_lock()) {
+    let helpers = helpers.min(pool.workers.load(Ordering::Relaxed));
+    let guard = match (helpers > 0).then(|| pool.busy.try_lock()) {
         Some(Ok(g)) => g,
         Some(Err(TryLockError::Poisoned(e))) => e.into_inner(),
-        // One part, no workers, or the pool is busy: run everything here.
-        _ => {
-            (0..parts).for_each(f);
-            return;
-        }
+        // No workers, or the pool is busy: run everything here.
+        _ => return f(),
     };
     // SAFETY: only the lifetime is erased; we wait below until no worker can still call it.
     let job: Job = Job(unsafe {
-        std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync + 'static)>(f)
+        std::mem::transmute::<*const (dyn Fn() + Sync + '_), *const (dyn Fn() + Sync + 'static)>(f)
     });
     {
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         st.job = Some(job);
-        st.parts = parts;
+        st.helpers = helpers;
+        st.active = 0;
         st.epoch += 1;
-        st.pending = workers;
         st.panicked = false;
         pool.work.notify_all();
     }
-    let mine = catch_unwind(AssertUnwindSafe(|| {
-        f(0);
-        // Parts beyond the pool's size run here too.
-        (workers + 1..parts).for_each(f);
-    }));
+    let mine = catch_unwind(AssertUnwindSafe(f));
     let panicked = {
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        while st.pending > 0 {
+        // No worker may join from now on; wait for those inside `f` (each finishing a chunk).
+        st.job = None;
+        while st.active > 0 {
             st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        st.job = None;
         st.panicked
     };
     drop(guard);
@@ -176,17 +175,24 @@ fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     assert!(!panicked, "downhill: a worker thread panicked in a kernel");
 }
 
-/// Calls `f(c)` for every chunk index `c < chunks`, spread over up to [`threads()`] threads in
-/// contiguous runs of chunks.
+/// Calls `f(c)` for every chunk index `c < chunks`, on up to [`threads()`] threads: each thread
+/// takes the next chunk not yet taken until none is left, so a thread the system does not run
+/// for a while holds up at most the chunk it is in.
 pub(crate) fn for_each_chunk(chunks: usize, f: impl Fn(usize) + Sync) {
     let parts = threads().min(chunks).max(1);
     if parts == 1 {
         (0..chunks).for_each(f);
         return;
     }
-    run(parts, &|p| {
-        let (lo, hi) = (chunks * p / parts, chunks * (p + 1) / parts);
-        (lo..hi).for_each(&f);
+    let next = AtomicUsize::new(0);
+    run(parts - 1, &|| {
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= chunks {
+                break;
+            }
+            f(c);
+        }
     });
 }
 
