@@ -1,6 +1,6 @@
 //! Adagrad: per-coordinate learning rates from the sum of squared gradients.
 
-use downhill_tensor::{Float, Result, Tensor};
+use downhill_tensor::{Float, Result};
 
 use crate::check;
 use crate::engine::{Engine, Rule, first_order};
@@ -58,10 +58,11 @@ impl Rule for AdagradRule {
     fn hyper(&self) -> Vec<(&'static str, String)> {
         vec![("eps", format!("{:?}", self.eps)), ("initial_accumulator_value", format!("{:?}", self.init))]
     }
-    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
+    #[inline(always)] // vectorized by the engine's `update_simd`
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, _t: u64) {
         let [s] = bufs else { return };
         let (eps, lr) = (T::of(self.eps), T::of(lr));
-        for ((p, s), &g) in p.iter_mut().zip(s.data_mut()).zip(g) {
+        for ((p, s), &g) in p.iter_mut().zip(s.iter_mut()).zip(g) {
             *s += g * g;
             *p -= lr * g / (s.sqrt() + eps);
         }

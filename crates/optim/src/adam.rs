@@ -1,6 +1,6 @@
 //! Adam: bias-corrected first and second moment estimates.
 
-use downhill_tensor::{Float, Result, Tensor};
+use downhill_tensor::{Float, Result};
 
 use crate::check;
 use crate::engine::{Engine, Rule, first_order};
@@ -68,8 +68,9 @@ impl Rule for AdamRule {
             ("eps", format!("{:?}", self.eps)),
         ]
     }
+    #[inline(always)] // vectorized by the engine's `update_simd`
     // ANCHOR: update
-    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, t: u64) {
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64) {
         let [m, v] = bufs else { return };
         // Bias corrections in f64, from this parameter's own update count t (1 on its first update).
         let bc1 = 1.0 - self.beta1.powf(t as f64);
@@ -83,7 +84,7 @@ impl Rule for AdamRule {
             T::of(1.0 - self.beta2),
             T::of(self.eps),
         );
-        for (((p, m), v), &g) in p.iter_mut().zip(m.data_mut()).zip(v.data_mut()).zip(g) {
+        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
             *m = b1 * *m + c1 * g;
             *v = b2 * *v + c2 * g * g;
             *p -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);

@@ -65,27 +65,73 @@ pub const LANES_FROM: usize = 4096;
 ///
 /// From [`LANES_FROM`] elements in total on, each tensor's squares are summed in eight interleaved
 /// lanes (element `i` into lane `i mod 8`, the lanes then added in order), which runs several times
-/// faster; the order is still fixed, so the result is too.
+/// faster; a tensor of [`LARGE`](downhill_tensor::LARGE) elements or more is summed so in chunks
+/// of 8192 elements on the pool's threads, the chunks' sums then added in order. The order is
+/// still fixed (whatever the thread count), so the result is too.
 pub fn global_norm<T: Float>(grads: &[Tensor<T>]) -> f64 {
-    let total: usize = grads.iter().map(Tensor::numel).sum();
+    global_norm_of(grads.iter().map(Tensor::data))
+}
+
+/// [`global_norm`] of the tensors' data, given as slices (in the same order, with the same result).
+pub(crate) fn global_norm_of<'a, T: Float>(grads: impl Iterator<Item = &'a [T]> + Clone) -> f64 {
+    let total: usize = grads.clone().map(<[T]>::len).sum();
     if total < LANES_FROM {
-        return grads.iter().flat_map(|g| g.data().iter()).map(|x| x.f64() * x.f64()).sum::<f64>().sqrt();
+        return grads.flat_map(|g| g.iter()).map(|x| x.f64() * x.f64()).sum::<f64>().sqrt();
     }
     let mut sum = 0.0;
     for g in grads {
-        let mut lanes = [0.0f64; 8];
-        let mut blocks = g.data().chunks_exact(8);
-        for b in &mut blocks {
-            for (l, x) in lanes.iter_mut().zip(b) {
-                *l += x.f64() * x.f64();
-            }
-        }
-        for (l, x) in lanes.iter_mut().zip(blocks.remainder()) {
-            *l += x.f64() * x.f64();
-        }
-        sum += lanes.iter().sum::<f64>();
+        sum += tensor_sum_sq(g);
     }
     sum.sqrt()
+}
+
+/// One tensor's share of [`global_norm`] from [`LANES_FROM`] elements in total on: `Σ x²` in
+/// lanes, by chunks from `LARGE` elements on. (The engine computes the same sums while it
+/// updates, see `update_param`.)
+fn tensor_sum_sq<T: Float>(g: &[T]) -> f64 {
+    downhill_tensor::zip_chunks_sum(&mut [], &[g], |_, i| lanes_sum_sq(i[0]))
+}
+
+/// `Σ x²` of one tensor in eight interleaved lanes (element `i` into lane `i mod 8`), the lanes then
+/// added in order.
+#[inline(always)]
+fn lanes_sum_sq_generic<T: Float>(g: &[T]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let mut blocks = g.chunks_exact(8);
+    for b in &mut blocks {
+        for (l, x) in lanes.iter_mut().zip(b) {
+            *l += x.f64() * x.f64();
+        }
+    }
+    for (l, x) in lanes.iter_mut().zip(blocks.remainder()) {
+        *l += x.f64() * x.f64();
+    }
+    lanes.iter().sum::<f64>()
+}
+
+/// [`lanes_sum_sq_generic`] compiled for the widest vectors the CPU has: the lanes are the vector
+/// and there is no fused multiply-add, so every version gives the same sum.
+pub(crate) fn lanes_sum_sq<T: Float>(g: &[T]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<T: Float>(g: &[T]) -> f64 {
+            lanes_sum_sq_generic(g)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<T: Float>(g: &[T]) -> f64 {
+            lanes_sum_sq_generic(g)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { avx512(g) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { avx2(g) };
+        }
+    }
+    lanes_sum_sq_generic(g)
 }
 
 fn tensor_norm<T: Float>(g: &Tensor<T>) -> f64 {

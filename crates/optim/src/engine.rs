@@ -13,7 +13,7 @@ use crate::schedule::Schedule;
 use crate::state::{OptimizerState, num};
 
 /// An optimizer's update rule for one parameter tensor.
-pub(crate) trait Rule: std::fmt::Debug + Clone {
+pub(crate) trait Rule: std::fmt::Debug + Clone + Sync {
     /// The kind stored in saved state (`"adam"`).
     fn kind(&self) -> &'static str;
     /// Names of the per-parameter buffers, in the order `update` receives them.
@@ -27,7 +27,79 @@ pub(crate) trait Rule: std::fmt::Debug + Clone {
     /// Updates `p` in place from the (clipped, L2-decayed) gradient `g`. `lr` is this
     /// parameter's learning rate for the step, `t` its update count including this one (1 on
     /// its first update).
-    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, t: u64);
+    ///
+    /// Elementwise: element `i` of `p` and of each buffer depends only on element `i` of `p`,
+    /// `g` and the buffers. The engine relies on it to run large tensors in chunks on several
+    /// threads (the same result for any thread count).
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64);
+}
+
+/// [`Rule::update`] compiled for the widest vectors the CPU has. The rules use only `+ − × ÷`
+/// and `sqrt` (no fused multiply-add), which round the same in every instruction set, so the
+/// result is the same whichever version runs.
+fn update_simd<T: Float, R: Rule>(rule: &R, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<T: Float, R: Rule>(
+            rule: &R,
+            p: &mut [T],
+            g: &[T],
+            bufs: &mut [&mut [T]],
+            lr: f64,
+            t: u64,
+        ) {
+            rule.update(p, g, bufs, lr, t)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<T: Float, R: Rule>(
+            rule: &R,
+            p: &mut [T],
+            g: &[T],
+            bufs: &mut [&mut [T]],
+            lr: f64,
+            t: u64,
+        ) {
+            rule.update(p, g, bufs, lr, t)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { avx512(rule, p, g, bufs, lr, t) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { avx2(rule, p, g, bufs, lr, t) };
+        }
+    }
+    rule.update(p, g, bufs, lr, t)
+}
+
+/// Runs `rule` on one parameter: large tensors in fixed chunks on the pool's threads
+/// ([`downhill_tensor::zip_chunks_sum`]), each chunk vectorized ([`update_simd`]). With `norm`,
+/// also returns the gradient's `Σ g²` exactly as [`clip::global_norm`] sums one tensor (same
+/// lanes, same chunks), read in the same pass; otherwise 0.
+fn update_param<T: Float, R: Rule>(
+    rule: &R,
+    p: &mut [T],
+    g: &[T],
+    bufs: &mut [Tensor<T>],
+    (lr, t): (f64, u64),
+    norm: bool,
+) -> f64 {
+    let mut outs: [&mut [T]; downhill_tensor::ZIP_MAX] = Default::default();
+    outs[0] = p;
+    let n = bufs.len() + 1;
+    assert!(n <= outs.len(), "an update rule with more than {} buffers", outs.len() - 1);
+    for (o, b) in outs[1..].iter_mut().zip(bufs.iter_mut()) {
+        *o = b.data_mut();
+    }
+    downhill_tensor::zip_chunks_sum(&mut outs[..n], &[g], |o, i| {
+        let sum_sq = if norm { clip::lanes_sum_sq(i[0]) } else { 0.0 };
+        if let Some((p, bufs)) = o.split_first_mut() {
+            update_simd(rule, p, i[0], bufs, lr, t);
+        }
+        sum_sq
+    })
 }
 
 /// Buffers and update count of one parameter.
@@ -132,18 +204,36 @@ impl<T: Float, R: Rule> Engine<T, R> {
                 expected: "finite and >= 0; check the schedule",
             });
         }
-        // Clip a copy of the gradients (buffers reused between steps).
-        self.scratch.truncate(ids.len());
-        for (k, &id) in ids.iter().enumerate() {
-            let g = grads.try_get(id)?;
-            match self.scratch.get_mut(k) {
-                Some(s) if s.shape() == g.shape() => s.data_mut().copy_from_slice(g.data()),
-                Some(s) => *s = Tensor::from_slice(g.data(), g.shape().clone())?,
-                None => self.scratch.push(Tensor::from_slice(g.data(), g.shape().clone())?),
+        // Clipping and L2 decay change the gradients: they work on a copy (buffers reused between
+        // steps). Without either, the update reads the gradients where they are, and (from
+        // LANES_FROM elements on, where the norm is a sum of per-tensor sums) sums the squares
+        // for the norm in the same pass.
+        let copy = self.clip != Clip::None
+            || ids.iter().any(|&id| {
+                matches!(
+                    group::resolve(&self.groups, self.weight_decay, params.name(id)).1,
+                    WeightDecay::L2(_)
+                )
+            });
+        if copy {
+            self.scratch.truncate(ids.len());
+            for (k, &id) in ids.iter().enumerate() {
+                let g = grads.try_get(id)?;
+                match self.scratch.get_mut(k) {
+                    Some(s) if s.shape() == g.shape() => s.data_mut().copy_from_slice(g.data()),
+                    Some(s) => *s = Tensor::from_slice(g.data(), g.shape().clone())?,
+                    None => self.scratch.push(Tensor::from_slice(g.data(), g.shape().clone())?),
+                }
             }
+            self.last_norm = Some(clip::global_norm(&self.scratch));
+            self.clip.apply(&mut self.scratch)?;
         }
-        self.last_norm = Some(clip::global_norm(&self.scratch));
-        self.clip.apply(&mut self.scratch)?;
+        let gradients = || ids.iter().map(|&id| grads.get(id).map_or(&[][..], Tensor::data));
+        let fused_norm = !copy && gradients().map(<[T]>::len).sum::<usize>() >= clip::LANES_FROM;
+        if !copy && !fused_norm {
+            self.last_norm = Some(clip::global_norm_of(gradients()));
+        }
+        let mut sum_sq = 0.0;
 
         self.step += 1;
         for (k, &id) in ids.iter().enumerate() {
@@ -159,14 +249,14 @@ impl<T: Float, R: Rule> Engine<T, R> {
             }
             let Some(slot) = self.slots.get_mut(name) else { continue };
             slot.step += 1;
-            let g = &mut self.scratch[k];
             let p = params.get_mut(id).data_mut();
             // ANCHOR: decay
             match decay {
                 WeightDecay::None => {}
                 WeightDecay::L2(l) => {
+                    // (A parameter with L2 decay always has its gradient copied, see above.)
                     let l = T::of(l);
-                    for (g, &p) in g.data_mut().iter_mut().zip(p.iter()) {
+                    for (g, &p) in self.scratch[k].data_mut().iter_mut().zip(p.iter()) {
                         *g += l * p;
                     }
                 }
@@ -178,7 +268,12 @@ impl<T: Float, R: Rule> Engine<T, R> {
                 }
             }
             // ANCHOR_END: decay
-            self.rule.update(p, g.data(), &mut slot.bufs, lr_p, slot.step);
+            let g = if copy { self.scratch[k].data() } else { grads.try_get(id)?.data() };
+            sum_sq += update_param(&self.rule, p, g, &mut slot.bufs, (lr_p, slot.step), fused_norm);
+        }
+        if fused_norm {
+            // The same sum, in the same order, as `clip::global_norm_of`.
+            self.last_norm = Some(sum_sq.sqrt());
         }
         self.ids = ids;
         Ok(())

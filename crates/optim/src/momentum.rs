@@ -1,6 +1,6 @@
 //! Momentum in both forms: the course's exponential moving average and PyTorch's classical one.
 
-use downhill_tensor::{Float, Result, Tensor};
+use downhill_tensor::{Float, Result};
 
 use crate::check;
 use crate::engine::{Engine, Rule, first_order};
@@ -67,15 +67,16 @@ impl Rule for MomentumRule {
     fn hyper(&self) -> Vec<(&'static str, String)> {
         vec![("beta", format!("{:?}", self.beta)), ("form", format!("{:?}", self.form))]
     }
+    #[inline(always)] // vectorized by the engine's `update_simd`
     // ANCHOR: update
-    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, _t: u64) {
         let [v] = bufs else { return };
         let (beta, lr) = (T::of(self.beta), T::of(lr));
         let gain = match self.form {
             MomentumForm::Ema => T::of(1.0 - self.beta),
             MomentumForm::Classical => T::one(),
         };
-        for ((p, v), &g) in p.iter_mut().zip(v.data_mut()).zip(g) {
+        for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
             *v = beta * *v + gain * g;
             *p -= lr * *v;
         }

@@ -1,6 +1,6 @@
 //! Nesterov accelerated gradient, in PyTorch's form.
 
-use downhill_tensor::{Float, Result, Tensor};
+use downhill_tensor::{Float, Result};
 
 use crate::check;
 use crate::engine::{Engine, Rule, first_order};
@@ -44,11 +44,12 @@ impl Rule for NesterovRule {
     fn hyper(&self) -> Vec<(&'static str, String)> {
         vec![("beta", format!("{:?}", self.beta))]
     }
+    #[inline(always)] // vectorized by the engine's `update_simd`
     // ANCHOR: update
-    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, _t: u64) {
         let [b] = bufs else { return };
         let (beta, lr) = (T::of(self.beta), T::of(lr));
-        for ((p, b), &g) in p.iter_mut().zip(b.data_mut()).zip(g) {
+        for ((p, b), &g) in p.iter_mut().zip(b.iter_mut()).zip(g) {
             *b = beta * *b + g;
             *p -= lr * (g + beta * *b);
         }

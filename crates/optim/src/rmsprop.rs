@@ -1,6 +1,6 @@
 //! RMSProp, in PyTorch's form (eps added to the square root).
 
-use downhill_tensor::{Float, Result, Tensor};
+use downhill_tensor::{Float, Result};
 
 use crate::check;
 use crate::engine::{Engine, Rule, first_order};
@@ -73,8 +73,9 @@ impl Rule for RmsPropRule {
             ("centered", self.centered.to_string()),
         ]
     }
+    #[inline(always)] // vectorized by the engine's `update_simd`
     // ANCHOR: update
-    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, _t: u64) {
         let (alpha, one_m, eps, mom, lr) =
             (T::of(self.alpha), T::of(1.0 - self.alpha), T::of(self.eps), T::of(self.momentum), T::of(lr));
         let (sq, rest) = match bufs.split_first_mut() {
@@ -83,11 +84,11 @@ impl Rule for RmsPropRule {
         };
         let (mut buf, mut gavg) = match rest {
             [] => (None, None),
-            [b] if self.momentum > 0.0 => (Some(b.data_mut()), None),
-            [a] => (None, Some(a.data_mut())),
-            [b, a, ..] => (Some(b.data_mut()), Some(a.data_mut())),
+            [b] if self.momentum > 0.0 => (Some(&mut **b), None),
+            [a] => (None, Some(&mut **a)),
+            [b, a, ..] => (Some(&mut **b), Some(&mut **a)),
         };
-        for (i, ((p, s), &g)) in p.iter_mut().zip(sq.data_mut()).zip(g).enumerate() {
+        for (i, ((p, s), &g)) in p.iter_mut().zip(sq.iter_mut()).zip(g).enumerate() {
             *s = alpha * *s + one_m * g * g;
             let avg = match gavg.as_deref_mut() {
                 Some(ga) => {

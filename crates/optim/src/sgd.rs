@@ -1,6 +1,6 @@
 //! Plain gradient descent: `θ ← θ − lr·g`.
 
-use downhill_tensor::{Float, Result, Tensor};
+use downhill_tensor::{Float, Result};
 
 use crate::engine::{Engine, Rule, first_order};
 use crate::group::WeightDecay;
@@ -45,7 +45,8 @@ impl Rule for SgdRule {
     fn hyper(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
-    fn update<T: Float>(&self, p: &mut [T], g: &[T], _bufs: &mut [Tensor<T>], lr: f64, _t: u64) {
+    #[inline(always)] // vectorized by the engine's `update_simd`
+    fn update<T: Float>(&self, p: &mut [T], g: &[T], _bufs: &mut [&mut [T]], lr: f64, _t: u64) {
         let lr = T::of(lr);
         for (p, &g) in p.iter_mut().zip(g) {
             *p -= lr * g;

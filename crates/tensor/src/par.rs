@@ -68,17 +68,20 @@ pub fn set_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-/// A lifetime-erased `&(dyn Fn(usize) + Sync)`.
+/// A lifetime-erased `&(dyn Fn() + Sync)`.
 #[derive(Clone, Copy)]
-struct Job(*const (dyn Fn(usize) + Sync + 'static));
+struct Job(*const (dyn Fn() + Sync + 'static));
 // SAFETY: the pointee is `Sync`, and `run` keeps it alive until every worker is done with it.
 unsafe impl Send for Job {}
 
 struct State {
+    /// The current job; `None` once its caller has finished its own share (late workers skip it).
     job: Option<Job>,
-    parts: usize,
+    /// How many workers may still join the current job.
+    helpers: usize,
     epoch: u64,
-    pending: usize,
+    /// Workers inside the current job's closure.
+    active: usize,
     panicked: bool,
 }
 
@@ -98,18 +101,15 @@ fn pool() -> &'static Pool {
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             workers: AtomicUsize::new(0),
             busy: Mutex::new(()),
-            state: Mutex::new(State { job: None, parts: 0, epoch: 0, pending: 0, panicked: false }),
+            state: Mutex::new(State { job: None, helpers: 0, epoch: 0, active: 0, panicked: false }),
             work: Condvar::new(),
             done: Condvar::new(),
         }));
         // A system that refuses a thread (a thread limit) gets a smaller pool, down to none: the
-        // caller then runs every part itself, in the same order, with the same result.
+        // caller then runs every chunk itself, with the same result.
         let started = (1..=wanted)
             .take_while(|&w| {
-                std::thread::Builder::new()
-                    .name(format!("downhill-{w}"))
-                    .spawn(move || worker(pool, w))
-                    .is_ok()
+                std::thread::Builder::new().name(format!("downhill-{w}")).spawn(move || worker(pool)).is_ok()
             })
             .count();
         pool.workers.store(started, Ordering::Relaxed);
@@ -117,73 +117,72 @@ fn pool() -> &'static Pool {
     })
 }
 
-fn worker(pool: &'static Pool, index: usize) {
+fn worker(pool: &'static Pool) {
     let mut seen = 0u64;
     loop {
-        let (job, parts) = {
+        let job = {
             let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
             while st.epoch == seen {
                 st = pool.work.wait(st).unwrap_or_else(|e| e.into_inner());
             }
             seen = st.epoch;
-            (st.job, st.parts)
-        };
-        let mut ok = true;
-        if let Some(Job(f)) = job {
-            if index < parts {
-                // SAFETY: `run` does not return (and the closure stays alive) until `pending`
-                // reaches 0, which needs this worker's decrement below.
-                let f = unsafe { &*f };
-                ok = catch_unwind(AssertUnwindSafe(|| f(index))).is_ok();
+            match st.job {
+                Some(job) if st.helpers > 0 => {
+                    st.helpers -= 1;
+                    st.active += 1;
+                    job
+                }
+                // Finished before this worker woke up, or enough helpers already.
+                _ => continue,
             }
-        }
+        };
+        // SAFETY: `run` does not return (and the closure stays alive) while `active` counts this
+        // worker, which lasts until the decrement below.
+        let f = unsafe { &*job.0 };
+        let ok = catch_unwind(AssertUnwindSafe(f)).is_ok();
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         st.panicked |= !ok;
-        st.pending -= 1;
-        if st.pending == 0 {
+        st.active -= 1;
+        if st.active == 0 {
             pool.done.notify_one();
         }
     }
 }
 
-/// Runs `f(0), …, f(parts − 1)`, spread over the pool's threads (the caller runs part 0). Parts
-/// must not depend on which thread runs them.
-fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+/// Runs `f` on the calling thread and on up to `helpers` of the pool's workers at once; `f` takes
+/// its work from a shared counter, so a worker that wakes late (or never, on a busy machine) finds
+/// nothing left to do, and nobody waits for it. Returns when the caller's `f` has returned and no
+/// worker is still inside `f`.
+fn run(helpers: usize, f: &(dyn Fn() + Sync)) {
     let pool = pool();
-    let workers = pool.workers.load(Ordering::Relaxed);
-    let guard = match (parts > 1 && workers > 0).then(|| pool.busy.try_lock()) {
+    let helpers = helpers.min(pool.workers.load(Ordering::Relaxed));
+    let guard = match (helpers > 0).then(|| pool.busy.try_lock()) {
         Some(Ok(g)) => g,
         Some(Err(TryLockError::Poisoned(e))) => e.into_inner(),
-        // One part, no workers, or the pool is busy: run everything here.
-        _ => {
-            (0..parts).for_each(f);
-            return;
-        }
+        // No workers, or the pool is busy: run everything here.
+        _ => return f(),
     };
     // SAFETY: only the lifetime is erased; we wait below until no worker can still call it.
     let job: Job = Job(unsafe {
-        std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync + 'static)>(f)
+        std::mem::transmute::<*const (dyn Fn() + Sync + '_), *const (dyn Fn() + Sync + 'static)>(f)
     });
     {
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         st.job = Some(job);
-        st.parts = parts;
+        st.helpers = helpers;
+        st.active = 0;
         st.epoch += 1;
-        st.pending = workers;
         st.panicked = false;
         pool.work.notify_all();
     }
-    let mine = catch_unwind(AssertUnwindSafe(|| {
-        f(0);
-        // Parts beyond the pool's size run here too.
-        (workers + 1..parts).for_each(f);
-    }));
+    let mine = catch_unwind(AssertUnwindSafe(f));
     let panicked = {
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        while st.pending > 0 {
+        // No worker may join from now on; wait for those inside `f` (each finishing a chunk).
+        st.job = None;
+        while st.active > 0 {
             st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        st.job = None;
         st.panicked
     };
     drop(guard);
@@ -193,17 +192,24 @@ fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     assert!(!panicked, "downhill: a worker thread panicked in a kernel");
 }
 
-/// Calls `f(c)` for every chunk index `c < chunks`, spread over up to [`threads()`] threads in
-/// contiguous runs of chunks.
+/// Calls `f(c)` for every chunk index `c < chunks`, on up to [`threads()`] threads: each thread
+/// takes the next chunk not yet taken until none is left, so a thread the system does not run
+/// for a while holds up at most the chunk it is in.
 pub(crate) fn for_each_chunk(chunks: usize, f: impl Fn(usize) + Sync) {
     let parts = threads().min(chunks).max(1);
     if parts == 1 {
         (0..chunks).for_each(f);
         return;
     }
-    run(parts, &|p| {
-        let (lo, hi) = (chunks * p / parts, chunks * (p + 1) / parts);
-        (lo..hi).for_each(&f);
+    let next = AtomicUsize::new(0);
+    run(parts - 1, &|| {
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= chunks {
+                break;
+            }
+            f(c);
+        }
     });
 }
 
@@ -226,6 +232,101 @@ impl<T> SendPtr<T> {
         // SAFETY: forwarded to the caller.
         unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
     }
+}
+
+/// The most slices [`zip_chunks`] takes on each side.
+pub const ZIP_MAX: usize = 8;
+
+/// Runs an **elementwise** kernel over equal-length slices: `f(outs, ins)` is called on the
+/// slices themselves when they are shorter than [`LARGE`], and otherwise on the same fixed chunk
+/// of 8192 elements of every slice at a time, the chunks spread over the pool's threads.
+///
+/// `f` must compute each output element from the elements at the same position only (an
+/// optimizer's update rule, an activation), so cutting the slices into chunks, and which thread
+/// runs which chunk, cannot change any result. For a kernel that also sums, see
+/// [`zip_chunks_sum`].
+///
+/// # Panics
+/// If the slices differ in length, or there are more than [`ZIP_MAX`] on a side (both are
+/// mistakes in the calling kernel, not in user input).
+pub fn zip_chunks<T: Copy + Send + Sync>(
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    f: impl Fn(&mut [&mut [T]], &[&[T]]) + Sync,
+) {
+    let n = zip_len(outs, ins);
+    if n < LARGE || threads().min(n.div_ceil(CHUNK)) <= 1 {
+        return f(outs, ins);
+    }
+    zip_each_chunk(n, outs, ins, |_, o, i| f(o, i));
+}
+
+/// [`zip_chunks`] for an elementwise kernel that also returns a partial sum of its chunk (a norm,
+/// a loss): returns `f` of the whole slices when they are shorter than [`LARGE`], else the chunks'
+/// partial sums added in chunk order. From `LARGE` elements on the slices are always cut into
+/// the same chunks, also on one thread, so the sum does not depend on the thread count.
+///
+/// The partial sums live on the stack up to 128 chunks (a million elements).
+///
+/// # Panics
+/// As [`zip_chunks`].
+pub fn zip_chunks_sum<T: Copy + Send + Sync>(
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    f: impl Fn(&mut [&mut [T]], &[&[T]]) -> f64 + Sync,
+) -> f64 {
+    let n = zip_len(outs, ins);
+    if n < LARGE {
+        return f(outs, ins);
+    }
+    let chunks = n.div_ceil(CHUNK);
+    let mut partials = Partials::from_elem(0.0f64, chunks);
+    let sums = SendPtr(partials.as_mut_ptr());
+    zip_each_chunk(n, outs, ins, |c, o, i| {
+        // SAFETY: chunk c writes only its own element of `partials`.
+        unsafe { sums.slice(c, 1)[0] = f(o, i) };
+    });
+    partials.iter().fold(0.0, |s, &v| s + v)
+}
+
+/// The common length of `zip_chunks`' slices (checked).
+fn zip_len<T>(outs: &[&mut [T]], ins: &[&[T]]) -> usize {
+    assert!(outs.len() <= ZIP_MAX && ins.len() <= ZIP_MAX, "zip_chunks: at most {ZIP_MAX} slices a side");
+    let n = outs.first().map(|s| s.len()).or_else(|| ins.first().map(|s| s.len())).unwrap_or(0);
+    assert!(
+        outs.iter().all(|s| s.len() == n) && ins.iter().all(|s| s.len() == n),
+        "zip_chunks: slices of different lengths"
+    );
+    n
+}
+
+/// Calls `f(c, outs[chunk c], ins[chunk c])` for every chunk `c` of `CHUNK` elements of slices of
+/// length `n`, on the pool.
+fn zip_each_chunk<T: Copy + Send + Sync>(
+    n: usize,
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    f: impl Fn(usize, &mut [&mut [T]], &[&[T]]) + Sync,
+) {
+    let mut ptrs = [SendPtr(std::ptr::null_mut::<T>()); ZIP_MAX];
+    for (p, s) in ptrs.iter_mut().zip(outs.iter_mut()) {
+        *p = SendPtr(s.as_mut_ptr());
+    }
+    let (n_out, n_in) = (outs.len(), ins.len());
+    for_each_chunk(n.div_ceil(CHUNK), |c| {
+        let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
+        let mut o: [&mut [T]; ZIP_MAX] = Default::default();
+        for (d, p) in o.iter_mut().zip(&ptrs[..n_out]) {
+            // SAFETY: every output slice has n elements and chunk c touches only
+            // [start, start + len) of each; the slices are exclusively borrowed for the call.
+            *d = unsafe { p.slice(start, len) };
+        }
+        let mut i: [&[T]; ZIP_MAX] = Default::default();
+        for (d, s) in i.iter_mut().zip(ins) {
+            *d = &s[start..start + len];
+        }
+        f(c, &mut o[..n_out], &i[..n_in]);
+    });
 }
 
 /// Per-chunk results (on the stack up to 128 chunks, i.e. a million elements).
@@ -306,5 +407,55 @@ mod tests {
         }
         THREADS.store(0, Ordering::Relaxed);
         assert!(threads() >= 1);
+    }
+
+    #[test]
+    fn zip_chunks_covers_every_element_once_with_its_own_inputs() {
+        for n in [0, 5, LARGE - 1, LARGE, 3 * CHUNK + LARGE + 7] {
+            for t in [1, 2, 3] {
+                set_threads(t);
+                let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+                let y: Vec<f64> = (0..n).map(|i| 2.0 * i as f64).collect();
+                let (mut a, mut b) = (vec![0.0; n], vec![1.0; n]);
+                zip_chunks(&mut [&mut a, &mut b], &[&x, &y], |o, i| {
+                    let [a, b] = o else { panic!("two outputs") };
+                    for (((a, b), &x), &y) in a.iter_mut().zip(b.iter_mut()).zip(i[0]).zip(i[1]) {
+                        *a += x + y;
+                        *b += 1.0;
+                    }
+                });
+                assert!(a.iter().enumerate().all(|(i, &v)| v == 3.0 * i as f64), "n {n}, threads {t}");
+                assert!(b.iter().all(|&v| v == 2.0), "n {n}, threads {t}");
+            }
+        }
+        THREADS.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn zip_chunks_sum_adds_fixed_chunks_in_order_whatever_the_thread_count() {
+        let n = 5 * CHUNK + LARGE + 3;
+        // Values whose sum depends on the order: chunk sums of a fixed cut, added in order.
+        let x: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64 * 1e-17 + (i % 3) as f64 * 1e10).collect();
+        let want = x.chunks(CHUNK).map(|c| c.iter().sum::<f64>()).fold(0.0, |s, v| s + v);
+        for t in [1, 2, 3] {
+            set_threads(t);
+            let mut y = vec![0.0; n];
+            let got = zip_chunks_sum(&mut [&mut y], &[&x], |o, i| {
+                o[0].copy_from_slice(i[0]);
+                i[0].iter().sum()
+            });
+            assert_eq!(got.to_bits(), want.to_bits(), "threads {t}");
+            assert_eq!(y, x);
+            // Short slices: one call on the whole.
+            let got = zip_chunks_sum(&mut [], &[&x[..100]], |_, i| i[0].iter().sum());
+            assert_eq!(got, x[..100].iter().sum::<f64>());
+        }
+        THREADS.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    #[should_panic(expected = "different lengths")]
+    fn zip_chunks_refuses_slices_of_different_lengths() {
+        zip_chunks(&mut [&mut [0.0f32; 3][..]], &[&[1.0f32; 4][..]], |_, _| {});
     }
 }
