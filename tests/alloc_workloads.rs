@@ -179,7 +179,8 @@ fn the_peak_counter_sees_a_freed_buffer() {
     reset_peak();
     drop(std::hint::black_box(vec![1u8; 1 << 20]));
     let peak = peak_live_bytes();
-    assert!(peak >= base + (1 << 20), "peak {peak} B, {base} B live before a 1 MiB buffer");
+    // Other threads (the test harness's) may free a little meanwhile: allow 64 KiB of it.
+    assert!(peak + (64 << 10) >= base + (1 << 20), "peak {peak} B, {base} B live before a 1 MiB buffer");
 }
 
 #[test]
