@@ -81,6 +81,14 @@ fn gather_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, i
     let (strides, base) = gather_strides(vals, id);
     let node = vals.node(id);
     if let Some(gx) = slots.get(node.inputs[0]) {
+        if let [d] = gx {
+            // One source element (a broadcast scalar or [1, 1] bias): every output adds to it,
+            // in output order as below, without the per-row bookkeeping.
+            for &v in g {
+                *d += v;
+            }
+            return;
+        }
         let dims = node.shape.dims();
         let inner = dims.last().copied().unwrap_or(1);
         if inner == 0 {
@@ -143,6 +151,11 @@ impl<'t, T: Float> Var<'t, T> {
         let dims = shape.clone();
         let id = inner.push(op, [x, NONE], shape, aux, gather_backward::<T>, at, |inner, out| {
             let v = inner.val(x);
+            if let [one] = v {
+                // One source element: every output is a copy of it.
+                out.resize(dims.numel(), *one);
+                return;
+            }
             out.reserve(dims.numel());
             let n = dims.dims().last().copied().unwrap_or(1);
             if n == 0 {
