@@ -112,30 +112,30 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     if x.is_nan() { x } else { y }
 }
 
-/// [`softplus_sigmoid`] in `f32` for the `f32` kernels (one `exp`, two divisions), within a few
-/// `f32` ulp of the exact values.
+/// [`softplus_sigmoid`] in `f32` for the `f32` kernels (one `exp`, one division), within a few
+/// `f32` ulp of the exact values. `ln(1 + e)` for `e ∈ [0, 1]` is `e·p(e)` with a degree-9
+/// polynomial fitted to `ln(1 + e)/e` for relative error (at most 2 ulp in `f32` over [0, 1]).
 #[inline(always)]
 pub(crate) fn softplus_sigmoid_f32(z: f32) -> (f32, f32) {
-    const SQRT2: f32 = std::f32::consts::SQRT_2;
-    const LN2: f32 = std::f32::consts::LN_2;
+    const P: [f32; 10] = [
+        1.0,
+        -0.499_998_9,
+        0.333_296_66,
+        -0.249_511_67,
+        0.196_610_18,
+        -0.152_632_74,
+        0.105_329_506,
+        -0.056_269_526,
+        0.019_487_686,
+        -0.003_163_999_4,
+    ];
     let e = exp_f32(-z.abs());
-    let u = 1.0 + e;
-    let inv = 1.0 / u;
-    // ln(1 + e) = ln(u) + (e − (u − 1))/u to first order (the rounding error of 1 + e).
-    let c = (e - (u - 1.0)) * inv;
-    let big = u > SQRT2;
-    let f = if big { u * 0.5 } else { u };
-    let m = if big { LN2 } else { 0.0 };
-    // ln f = 2·atanh(s), s = (f − 1)/(f + 1), |s| ≤ 0.1716: the series to s¹¹.
-    let s = (f - 1.0) / (f + 1.0);
-    let q = s * s;
-    let mut p = 1.0 / 11.0;
-    p = p * q + 1.0 / 9.0;
-    p = p * q + 1.0 / 7.0;
-    p = p * q + 1.0 / 5.0;
-    p = p * q + 1.0 / 3.0;
-    let ln1p = m + ((s + s) + (s + s) * (q * p)) + c;
-    let sp = z.max(0.0) + ln1p;
+    let mut p = P[9];
+    for &c in P[..9].iter().rev() {
+        p = p * e + c;
+    }
+    let sp = z.max(0.0) + e * p;
+    let inv = 1.0 / (1.0 + e);
     let sig = if z >= 0.0 { inv } else { e * inv };
     if z.is_nan() { (z, z) } else { (sp, sig) }
 }
