@@ -179,6 +179,17 @@ impl<T: Float> Module<T> for LogisticRegression {
     fn params(&self) -> Vec<ParamId> {
         self.linear.params()
     }
+    /// [`LogisticRegression::loss`]: one fused pass over `x` on large inputs.
+    #[track_caller]
+    fn bce_with_logits_loss<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+        y: Var<'t, T>,
+    ) -> Var<'t, T> {
+        self.loss(tape, params, x, y)
+    }
 }
 
 /// Multiclass (softmax) regression: `forward` returns the **logits** `x·W + b`

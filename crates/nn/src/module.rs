@@ -28,6 +28,22 @@ pub trait Module<T: Float> {
     /// The ids of this module's parameters, in a stable order (the order they were registered).
     fn params(&self) -> Vec<ParamId>;
 
+    /// The mean binary cross-entropy of this module's logits on `x` against 0/1 targets `y`:
+    /// `bce_with_logits_loss(self.forward(tape, params, x), y)` unless the module computes the
+    /// same value faster. [`LogisticRegression`](crate::LogisticRegression) does: on large
+    /// inputs it is one fused pass over `x`. `downhill_train`'s fit loop calls this for its
+    /// `BceWithLogits` loss, so a full-batch fit gets the fused pass.
+    #[track_caller]
+    fn bce_with_logits_loss<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+        y: Var<'t, T>,
+    ) -> Var<'t, T> {
+        crate::loss::bce_with_logits_loss(self.forward(tape, params, x), y)
+    }
+
     /// The output for a batch `x` as a tensor, computed on a fresh tape (inference only).
     #[track_caller]
     fn predict(&self, params: &Params<T>, x: &Tensor<T>) -> Result<Tensor<T>> {

@@ -511,7 +511,11 @@ where
             lb = if tr.labels.is_empty() { Vec::new() } else { rows.iter().map(|&r| tr.labels[r]).collect() };
             (xb, yb, lb.as_slice())
         };
-        let mut objective = self.loss.eval(self.model.forward(tape, params, x), y, labels);
+        let mut objective = match self.loss {
+            // The model may fuse its forward pass into this loss (LogisticRegression does).
+            Loss::BceWithLogits => self.model.bce_with_logits_loss(tape, params, x, y),
+            _ => self.loss.eval(self.model.forward(tape, params, x), y, labels),
+        };
         if let Some(l2) = &self.cfg.l2 {
             objective = objective + l2.penalty(tape, params);
         }
@@ -668,6 +672,61 @@ mod tests {
     fn standardized(d: &Dataset) -> Dataset {
         let s = StandardScaler::fit(&d.x).unwrap();
         Dataset { x: s.transform(&d.x).unwrap(), ..d.clone() }
+    }
+
+    /// A logistic regression that counts the fit loop's calls of its loss hook, or hides the hook
+    /// (the trait's default: forward, then the loss).
+    struct Hooked {
+        inner: LogisticRegression,
+        fused: bool,
+        calls: std::cell::Cell<usize>,
+    }
+
+    impl Module<f64> for Hooked {
+        fn forward<'t>(&self, tape: &'t Tape<f64>, params: &Params<f64>, x: Var<'t, f64>) -> Var<'t, f64> {
+            self.inner.forward(tape, params, x)
+        }
+        fn params(&self) -> Vec<ParamId> {
+            self.inner.params()
+        }
+        fn bce_with_logits_loss<'t>(
+            &self,
+            tape: &'t Tape<f64>,
+            params: &Params<f64>,
+            x: Var<'t, f64>,
+            y: Var<'t, f64>,
+        ) -> Var<'t, f64> {
+            self.calls.set(self.calls.get() + 1);
+            if self.fused {
+                self.inner.bce_with_logits_loss(tape, params, x, y)
+            } else {
+                loss::bce_with_logits_loss(self.inner.forward(tape, params, x), y)
+            }
+        }
+    }
+
+    #[test]
+    fn bce_with_logits_fits_go_through_the_models_loss_hook() {
+        // 6,000 × 12 churn rows, full batch: large enough for LogisticRegression's fused node.
+        let d = standardized(&crate::data::churn(6_000, 5, false).unwrap());
+        assert!(d.x.numel() >= downhill_tensor::LARGE);
+        let cfg = FitConfig { epochs: 30, batch_size: d.len(), ..FitConfig::default() };
+        let run = |fused: bool| {
+            let mut params = Params::<f64>::new();
+            let inner = LogisticRegression::new(&mut params, "logreg", d.n_features()).unwrap();
+            let model = Hooked { inner, fused, calls: std::cell::Cell::new(0) };
+            let mut opt = Sgd::new(SgdConfig::lr(0.5)).unwrap();
+            let r = fit(&model, &mut params, &mut opt, Loss::BceWithLogits, &d, None, &cfg).unwrap();
+            let w: Vec<f64> = params.iter().flat_map(|(_, _, t)| t.data().to_vec()).collect();
+            (model.calls.get(), r.final_train_loss().unwrap(), w)
+        };
+        let ((calls, loss_fused, w_fused), (_, loss_plain, w_plain)) = (run(true), run(false));
+        assert_eq!(calls, 30, "one call per full-batch step");
+        assert!(loss_fused < 0.9 * 2f64.ln(), "it learns: {loss_fused}");
+        assert!((loss_fused - loss_plain).abs() < 1e-12, "{loss_fused} vs {loss_plain}");
+        for (a, b) in w_fused.iter().zip(&w_plain) {
+            assert!((a - b).abs() < 1e-11, "{a} vs {b}");
+        }
     }
 
     #[test]
