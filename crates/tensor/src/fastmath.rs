@@ -112,11 +112,13 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     if x.is_nan() { x } else { y }
 }
 
-/// [`softplus_sigmoid`] in `f32` for the `f32` kernels (one `exp`, one division), within a few
-/// `f32` ulp of the exact values. `ln(1 + e)` for `e ∈ [0, 1]` is `e·p(e)` with a degree-9
-/// polynomial fitted to `ln(1 + e)/e` for relative error (at most 2 ulp in `f32` over [0, 1]).
+/// The BCE-with-logits term `softplus(z) − y·z` and `σ(z)` in `f32`, as
+/// `(max(z, 0) − y·z) + ln(1 + e^−|z|)`: for a 0/1 target the first part is exact (no cancellation
+/// of `softplus(z) ≈ z` against `y·z` for a large `z`), so the term keeps its relative accuracy.
+/// `ln(1 + e)` for `e ∈ [0, 1]` is `e·p(e)` with a degree-9 polynomial fitted to `ln(1 + e)/e`
+/// for relative error (at most 2 ulp in `f32` over [0, 1]).
 #[inline(always)]
-pub(crate) fn softplus_sigmoid_f32(z: f32) -> (f32, f32) {
+pub(crate) fn bce_f32(z: f32, y: f32) -> (f32, f32) {
     const P: [f32; 10] = [
         1.0,
         -0.499_998_9,
@@ -134,10 +136,10 @@ pub(crate) fn softplus_sigmoid_f32(z: f32) -> (f32, f32) {
     for &c in P[..9].iter().rev() {
         p = p * e + c;
     }
-    let sp = z.max(0.0) + e * p;
+    let term = (z.max(0.0) - y * z) + e * p;
     let inv = 1.0 / (1.0 + e);
     let sig = if z >= 0.0 { inv } else { e * inv };
-    if z.is_nan() { (z, z) } else { (sp, sig) }
+    if z.is_nan() { (z, z) } else { (term, sig) }
 }
 
 /// `softplus(z) = max(z, 0) + ln(1 + e^−|z|)` (NaN stays NaN).
@@ -287,28 +289,42 @@ mod tests {
     }
 
     #[test]
-    fn f32_exp_softplus_and_sigmoid_are_within_a_few_ulp() {
-        let (mut worst_exp, mut worst_sp, mut worst_sig) = (0, 0, 0);
+    fn f32_exp_bce_and_sigmoid_are_within_a_few_ulp() {
+        let (mut worst_exp, mut worst_bce, mut worst_sig, mut worst_soft) = (0, 0, 0, 0f64);
         let mut z = -86.9f32;
         while z < 87.9 {
             worst_exp = worst_exp.max(ulps32(exp_f32(z), (z as f64).exp() as f32));
             let zd = f64::from(z);
-            let sp_ref = (zd.max(0.0) + (-zd.abs()).exp().ln_1p()) as f32;
+            let softplus = |v: f64| v.max(0.0) + (-v.abs()).exp().ln_1p();
             let sig_ref = crate::ops::unary::sigmoid(zd) as f32;
-            let (sp, sig) = softplus_sigmoid_f32(z);
-            worst_sp = worst_sp.max(ulps32(sp, sp_ref));
+            // A 0 target gives softplus(z), a 1 target softplus(−z) (no cancellation for big z).
+            let (b0, sig) = bce_f32(z, 0.0);
+            let (b1, sig1) = bce_f32(z, 1.0);
+            worst_bce = worst_bce.max(ulps32(b0, softplus(zd) as f32));
+            // Below 1e-37 the clamp of `exp_f32` at −87 shows (absolute error under 2e-38).
+            if softplus(-zd) > 1e-37 {
+                worst_bce = worst_bce.max(ulps32(b1, softplus(-zd) as f32));
+            }
+            assert_eq!(sig, sig1);
             if sig_ref > 1e-37 {
                 worst_sig = worst_sig.max(ulps32(sig, sig_ref));
             }
+            // A soft target: within a few f32 ulp of the larger of the two parts.
+            let (bs, _) = bce_f32(z, 0.3);
+            let exact = softplus(zd) - f64::from(0.3f32) * zd;
+            let scale = softplus(zd).max(f64::from(0.3f32) * zd.abs());
+            worst_soft = worst_soft.max((f64::from(bs) - exact).abs() / (scale * f64::from(f32::EPSILON)));
             z += 0.001_234_567;
         }
         assert!(worst_exp <= 2, "exp_f32: worst error {worst_exp} ulp");
-        assert!(worst_sp <= 3, "softplus_f32: worst error {worst_sp} ulp");
+        assert!(worst_bce <= 3, "bce_f32 with 0/1 targets: worst error {worst_bce} ulp");
         assert!(worst_sig <= 3, "sigmoid_f32: worst error {worst_sig} ulp");
-        let (a, b) = softplus_sigmoid_f32(f32::NAN);
+        assert!(worst_soft <= 4.0, "bce_f32 with a 0.3 target: worst error {worst_soft} eps of its scale");
+        let (a, b) = bce_f32(f32::NAN, 1.0);
         assert!(a.is_nan() && b.is_nan() && exp_f32(f32::NAN).is_nan());
-        assert_eq!(softplus_sigmoid_f32(200.0), (200.0, 1.0));
-        assert!(softplus_sigmoid_f32(-200.0).1 >= 0.0);
+        assert_eq!(bce_f32(200.0, 0.0), (200.0, 1.0));
+        assert_eq!(bce_f32(200.0, 1.0).0, bce_f32(-200.0, 0.0).0);
+        assert!(bce_f32(-200.0, 0.0).1 >= 0.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `par`), so their results do not depend on the thread count.
 
 use crate::error::{Error, Result, Site};
-use crate::fastmath::{bce_grad, bce_sum, softplus_sigmoid, softplus_sigmoid_f32};
+use crate::fastmath::{bce_f32, bce_grad, bce_sum, softplus_sigmoid};
 use crate::par::{self, CHUNK, SendPtr};
 use crate::tape::{Aux, GradSlots, Vals};
 use crate::{Float, Shape, Var};
@@ -111,8 +111,8 @@ fn dot4_dyn<T: Float>(x: &[T], w: &[T]) -> T {
 fn bce_term<T: Float>(z: T, y: T) -> (f64, T) {
     if T::BYTES == 4 {
         let (zf, yf) = (z.f64() as f32, y.f64() as f32);
-        let (sp, sig) = softplus_sigmoid_f32(zf);
-        (f64::from(sp) - f64::from(yf) * f64::from(zf), T::of(f64::from(sig - yf)))
+        let (term, sig) = bce_f32(zf, yf);
+        (f64::from(term), T::of(f64::from(sig - yf)))
     } else {
         let (zd, yd) = (z.f64(), y.f64());
         let (sp, sig) = softplus_sigmoid(zd);
