@@ -89,7 +89,7 @@ pub(crate) fn global_norm_of<'a, T: Float>(grads: impl Iterator<Item = &'a [T]> 
 /// lanes, by chunks from `LARGE` elements on. (The engine computes the same sums while it
 /// updates, see `update_param`.)
 fn tensor_sum_sq<T: Float>(g: &[T]) -> f64 {
-    downhill_tensor::zip_chunks_sum(&mut [], &[g], |_, i| lanes_sum_sq(i[0]))
+    downhill_tensor::chunks_sum(g, lanes_sum_sq)
 }
 
 /// `Σ x²` of one tensor in eight interleaved lanes (element `i` into lane `i mod 8`), the lanes then

@@ -85,7 +85,7 @@ fn update_param<T: Float, R: Rule>(
     bufs: &mut [Tensor<T>],
     (lr, t): (f64, u64),
     norm: bool,
-) -> f64 {
+) -> Result<f64> {
     let mut outs: [&mut [T]; downhill_tensor::ZIP_MAX] = Default::default();
     outs[0] = p;
     let n = bufs.len() + 1;
@@ -269,7 +269,7 @@ impl<T: Float, R: Rule> Engine<T, R> {
             }
             // ANCHOR_END: decay
             let g = if copy { self.scratch[k].data() } else { grads.try_get(id)?.data() };
-            sum_sq += update_param(&self.rule, p, g, &mut slot.bufs, (lr_p, slot.step), fused_norm);
+            sum_sq += update_param(&self.rule, p, g, &mut slot.bufs, (lr_p, slot.step), fused_norm)?;
         }
         if fused_norm {
             // The same sum, in the same order, as `clip::global_norm_of`.

@@ -54,7 +54,7 @@ pub use float::Float;
 pub use ops::binary::BinaryOp;
 pub use ops::custom::{CustomOp, TensorRef};
 pub use ops::unary::UnaryOp;
-pub use par::{LARGE, ZIP_MAX, set_threads, threads, zip_chunks, zip_chunks_sum};
+pub use par::{LARGE, ZIP_MAX, chunks_sum, set_threads, threads, zip_chunks, zip_chunks_sum};
 pub use params::{Grads, ParamId, Params};
 pub use rng::{SeededRng, seeded_rng};
 pub use shape::Shape;

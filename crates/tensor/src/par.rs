@@ -13,6 +13,7 @@
 //! nothing. If the pool is busy (another thread of the program is using it), the caller simply
 //! runs every part itself, which gives the same result.
 
+use crate::error::{Error, Result, Site};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
@@ -246,19 +247,22 @@ pub const ZIP_MAX: usize = 8;
 /// runs which chunk, cannot change any result. For a kernel that also sums, see
 /// [`zip_chunks_sum`].
 ///
-/// # Panics
-/// If the slices differ in length, or there are more than [`ZIP_MAX`] on a side (both are
-/// mistakes in the calling kernel, not in user input).
+/// # Errors
+/// [`Error::InvalidArgument`] if the slices differ in length or there are more than
+/// [`ZIP_MAX`] on a side; `f` is then not called.
+#[track_caller]
 pub fn zip_chunks<T: Copy + Send + Sync>(
     outs: &mut [&mut [T]],
     ins: &[&[T]],
     f: impl Fn(&mut [&mut [T]], &[&[T]]) + Sync,
-) {
-    let n = zip_len(outs, ins);
+) -> Result<()> {
+    let n = zip_len(outs, ins, Site::caller())?;
     if n < LARGE || threads().min(n.div_ceil(CHUNK)) <= 1 {
-        return f(outs, ins);
+        f(outs, ins);
+        return Ok(());
     }
     zip_each_chunk(n, outs, ins, |_, o, i| f(o, i));
+    Ok(())
 }
 
 /// [`zip_chunks`] for an elementwise kernel that also returns a partial sum of its chunk (a norm,
@@ -268,14 +272,31 @@ pub fn zip_chunks<T: Copy + Send + Sync>(
 ///
 /// The partial sums live on the stack up to 128 chunks (a million elements).
 ///
-/// # Panics
+/// # Errors
 /// As [`zip_chunks`].
+#[track_caller]
 pub fn zip_chunks_sum<T: Copy + Send + Sync>(
     outs: &mut [&mut [T]],
     ins: &[&[T]],
     f: impl Fn(&mut [&mut [T]], &[&[T]]) -> f64 + Sync,
+) -> Result<f64> {
+    let n = zip_len(outs, ins, Site::caller())?;
+    Ok(zip_sum_unchecked(n, outs, ins, f))
+}
+
+/// [`zip_chunks_sum`] over one input slice and no outputs (a norm, a sum of squares): nothing to
+/// check, so nothing can fail.
+pub fn chunks_sum<T: Copy + Send + Sync>(x: &[T], f: impl Fn(&[T]) -> f64 + Sync) -> f64 {
+    zip_sum_unchecked(x.len(), &mut [], &[x], |_, i| f(i[0]))
+}
+
+/// [`zip_chunks_sum`] for slices known to hold `n` elements each, at most [`ZIP_MAX`] a side.
+fn zip_sum_unchecked<T: Copy + Send + Sync>(
+    n: usize,
+    outs: &mut [&mut [T]],
+    ins: &[&[T]],
+    f: impl Fn(&mut [&mut [T]], &[&[T]]) -> f64 + Sync,
 ) -> f64 {
-    let n = zip_len(outs, ins);
     if n < LARGE {
         return f(outs, ins);
     }
@@ -289,15 +310,25 @@ pub fn zip_chunks_sum<T: Copy + Send + Sync>(
     partials.iter().fold(0.0, |s, &v| s + v)
 }
 
-/// The common length of `zip_chunks`' slices (checked).
-fn zip_len<T>(outs: &[&mut [T]], ins: &[&[T]]) -> usize {
-    assert!(outs.len() <= ZIP_MAX && ins.len() <= ZIP_MAX, "zip_chunks: at most {ZIP_MAX} slices a side");
+/// The common length of `zip_chunks`' slices, or what is wrong with them.
+fn zip_len<T>(outs: &[&mut [T]], ins: &[&[T]], at: Site) -> Result<usize> {
+    let bad = |message: String| Err(Error::InvalidArgument { op: "zip_chunks", message, at });
+    if outs.len() > ZIP_MAX || ins.len() > ZIP_MAX {
+        return bad(format!(
+            "{} output and {} input slices; at most {ZIP_MAX} a side: split the kernel in two",
+            outs.len(),
+            ins.len()
+        ));
+    }
     let n = outs.first().map(|s| s.len()).or_else(|| ins.first().map(|s| s.len())).unwrap_or(0);
-    assert!(
-        outs.iter().all(|s| s.len() == n) && ins.iter().all(|s| s.len() == n),
-        "zip_chunks: slices of different lengths"
-    );
-    n
+    let lens = || outs.iter().map(|s| s.len()).chain(ins.iter().map(|s| s.len()));
+    if lens().any(|l| l != n) {
+        let all: Vec<usize> = lens().collect();
+        return bad(format!(
+            "slices of lengths {all:?} (outputs first); an elementwise kernel needs equal lengths"
+        ));
+    }
+    Ok(n)
 }
 
 /// Calls `f(c, outs[chunk c], ins[chunk c])` for every chunk `c` of `CHUNK` elements of slices of
@@ -423,7 +454,8 @@ mod tests {
                         *a += x + y;
                         *b += 1.0;
                     }
-                });
+                })
+                .unwrap();
                 assert!(a.iter().enumerate().all(|(i, &v)| v == 3.0 * i as f64), "n {n}, threads {t}");
                 assert!(b.iter().all(|&v| v == 2.0), "n {n}, threads {t}");
             }
@@ -443,19 +475,31 @@ mod tests {
             let got = zip_chunks_sum(&mut [&mut y], &[&x], |o, i| {
                 o[0].copy_from_slice(i[0]);
                 i[0].iter().sum()
-            });
+            })
+            .unwrap();
             assert_eq!(got.to_bits(), want.to_bits(), "threads {t}");
             assert_eq!(y, x);
             // Short slices: one call on the whole.
-            let got = zip_chunks_sum(&mut [], &[&x[..100]], |_, i| i[0].iter().sum());
+            let got = zip_chunks_sum(&mut [], &[&x[..100]], |_, i| i[0].iter().sum()).unwrap();
             assert_eq!(got, x[..100].iter().sum::<f64>());
+            // One input, no outputs: the same sums without a check.
+            assert_eq!(chunks_sum(&x, |c| c.iter().sum()).to_bits(), want.to_bits(), "threads {t}");
         }
         THREADS.store(0, Ordering::Relaxed);
     }
 
     #[test]
-    #[should_panic(expected = "different lengths")]
-    fn zip_chunks_refuses_slices_of_different_lengths() {
-        zip_chunks(&mut [&mut [0.0f32; 3][..]], &[&[1.0f32; 4][..]], |_, _| {});
+    fn zip_chunks_refuses_mismatched_slices_with_a_typed_error() {
+        let called = std::sync::atomic::AtomicBool::new(false);
+        let e = zip_chunks(&mut [&mut [0.0f32; 3][..]], &[&[1.0f32; 4][..]], |_, _| {
+            called.store(true, Ordering::Relaxed);
+        })
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { op: "zip_chunks", .. }), "{e}");
+        assert!(e.to_string().contains("lengths [3, 4]"), "{e}");
+        let many: Vec<&[f32]> = vec![&[1.0][..]; ZIP_MAX + 1];
+        let e = zip_chunks_sum(&mut [], &many, |_, _| 0.0).unwrap_err();
+        assert!(e.to_string().contains("at most 8 a side"), "{e}");
+        assert!(!called.load(Ordering::Relaxed), "the kernel ran on bad slices");
     }
 }
