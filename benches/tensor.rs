@@ -15,7 +15,8 @@
 //!   (the floor: `forward − raw` is the tape's overhead per op).
 //! - `matmul`: `n × n · n × n` forward on the tape vs `matrixmultiply::{sgemm, dgemm}` on
 //!   preallocated buffers; the items counter is 2n³ FLOP, so divan's `item/s` reads as FLOP/s.
-//!   matrixmultiply uses `MATMUL_NUM_THREADS` threads (default: the physical cores).
+//!   The tape's GEMM uses `DOWNHILL_THREADS` threads (default: the available cores) and the raw
+//!   call one, so compare them with `DOWNHILL_THREADS=1`.
 
 use divan::Bencher;
 use divan::counter::ItemsCount;

@@ -4,7 +4,7 @@
 //!
 //!     cargo bench --bench workloads               # everything (~1 min)
 //!     cargo bench --bench workloads -- w1         # one group (a substring filter)
-//!     MATMUL_NUM_THREADS=1 DOWNHILL_THREADS=1 cargo bench --bench workloads   # one thread
+//!     DOWNHILL_THREADS=1 cargo bench --bench workloads   # one thread
 //!     bash scripts/bench_compare.sh               # + the Python peers, one table of ratios
 //!
 //! Groups:

@@ -2,8 +2,10 @@
 //! timed on its own (median of many runs), and the step's five GEMMs issued straight to
 //! `matrixmultiply` on the same shapes and strides, for the GEMMs' share and their GFLOP/s.
 //!
-//!     MATMUL_NUM_THREADS=1 DOWNHILL_THREADS=1 cargo run --release --example w2_profile -- b
-//!     MATMUL_NUM_THREADS=2 DOWNHILL_THREADS=2 cargo run --release --example w2_profile -- b
+//!     DOWNHILL_THREADS=1 cargo run --release --example w2_profile -- b
+//!     DOWNHILL_THREADS=2 cargo run --release --example w2_profile -- b
+//!
+//! The raw `matrixmultiply` calls are single-threaded: at 2 threads they show one core's rate.
 //!     cargo run --release --example w2_profile -- b loop 5000   # just steps (for `perf record`)
 //!
 //! Not part of the book; a measuring tool for the performance work.
@@ -88,13 +90,12 @@ fn main() {
     }
     let reps = if shape.nin > 100 { 1000 } else { 5000 };
     println!(
-        "W2 {}-{}-{} batch {}, DOWNHILL_THREADS={} MATMUL_NUM_THREADS={}",
+        "W2 {}-{}-{} batch {}, DOWNHILL_THREADS={}",
         shape.nin,
         shape.nhid,
         shape.nout,
         shape.batch,
-        downhill::tensor::threads(),
-        std::env::var("MATMUL_NUM_THREADS").unwrap_or_default()
+        downhill::tensor::threads()
     );
 
     // The whole step, as the bench times it.
@@ -175,7 +176,7 @@ fn main() {
     // Backward cut into its parts by timing the GEMMs alone.
     let mut total_flop = 0.0;
     let mut total_gemm = 0.0;
-    println!("\nraw matrixmultiply::sgemm on the step's shapes (beta = 1):");
+    println!("\nraw matrixmultiply::sgemm on the step's shapes (beta = 1, one thread):");
     for (name, mm, k, n, ta, tb) in gemm_calls(shape) {
         let a = vec![0.5f32; mm * k];
         let b = vec![0.25f32; k * n];

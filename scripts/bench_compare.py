@@ -198,7 +198,7 @@ def main() -> int:
     ap.add_argument("divan", type=Path)
     ap.add_argument("peers", type=Path)
     ap.add_argument("--json", type=Path, help="also write the merged numbers here")
-    ap.add_argument("--threads", default="?", help="MATMUL_NUM_THREADS used for the matmul benches")
+    ap.add_argument("--threads", default="?", help="DOWNHILL_THREADS used for the tensor (matmul) benches")
     ap.add_argument("--workloads-1t", type=Path, help="divan output of benches/workloads.rs at 1 thread")
     ap.add_argument("--workloads-2t", type=Path, help="the same at 2 threads")
     ap.add_argument("--w1", type=Path, help="the peers' logreg_fullbatch JSON")
@@ -260,7 +260,7 @@ def main() -> int:
             ok = "yes" if fast <= MATMUL_TARGET else "NO"
             rows.append([dt, str(n), f"{flop / t['median'] / 1e9:.1f}", f"{flop / r['median'] / 1e9:.1f}",
                          f"{med:.3f}", f"{fast:.3f}", ok])
-    print(f"\n== matmul forward on the tape vs raw matrixmultiply (MATMUL_NUM_THREADS={args.threads}; GFLOP/s from medians)")
+    print(f"\n== matmul forward on the tape vs raw matrixmultiply (DOWNHILL_THREADS={args.threads}, raw one thread; GFLOP/s from medians)")
     print(table(rows, right={1, 2, 3, 4, 5}))
 
     # ---- per-op overhead at 64×64 f32

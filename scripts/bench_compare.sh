@@ -16,8 +16,8 @@
 #   PEERS_DIR         the peer scripts (default /work/shared/peers)
 #   PEERS_WORK        where the peers' results and ours go (default $HOME/peers-work; never the repo)
 #   PEERS_BLOCKS      timed blocks of 1,000 steps per peer (default 10, as the peers' README)
-#   MATMUL_NUM_THREADS  matrixmultiply threads for the matmul benches (default 1: the tape-vs-raw
-#                     ratio is steadier on one core of a shared 2-core machine)
+#   TENSOR_THREADS    DOWNHILL_THREADS for the tensor benches (default 1: the raw matrixmultiply
+#                     side is one thread, and the ratio is steadier on one core of a shared machine)
 #   DIVAN_ARGS        extra arguments for divan (e.g. "--sample-count 200")
 #   WORKLOADS         0 skips W1/W2 (then only W3, matmul and per-op, as before)
 #   BOOK_SNAPSHOT     1 writes the workload table into the repository's book as well
@@ -28,7 +28,7 @@ VENV="${PEERS_VENV:-$HOME/.venv-peers}"
 PY="${PEERS_PY:-$VENV/bin/python}"
 PEERS_DIR="${PEERS_DIR:-/work/shared/peers}"
 export PEERS_WORK="${PEERS_WORK:-$HOME/peers-work}"
-export MATMUL_NUM_THREADS="${MATMUL_NUM_THREADS:-1}"
+TENSOR_THREADS="${TENSOR_THREADS:-1}"
 BLOCKS="${PEERS_BLOCKS:-10}"
 
 die() {
@@ -74,9 +74,9 @@ echo "== $(date -u '+%F %T') UTC, $(nproc) CPUs, load average: $(cut -d' ' -f1-3
 echo "== building the benches (release)"
 (cd "$ROOT" && cargo bench --bench tensor --no-run -q)
 
-echo "== downhill: cargo bench --bench tensor (MATMUL_NUM_THREADS=$MATMUL_NUM_THREADS)"
+echo "== downhill: cargo bench --bench tensor (DOWNHILL_THREADS=$TENSOR_THREADS)"
 # shellcheck disable=SC2086 # DIVAN_ARGS is a list of words on purpose
-(cd "$ROOT" && cargo bench -q --bench tensor -- ${DIVAN_ARGS:-}) | tee "$DIVAN_OUT"
+(cd "$ROOT" && DOWNHILL_THREADS=$TENSOR_THREADS cargo bench -q --bench tensor -- ${DIVAN_ARGS:-}) | tee "$DIVAN_OUT"
 
 echo "== peers: bench_overhead.py --only $(IFS=,; echo "${ONLY[*]}") (results in $OUT)"
 # The tuned-malloc settings are the ones the peers' README calls reproducible (run_all.sh).
@@ -99,9 +99,9 @@ if [[ "${WORKLOADS:-1}" != "0" ]]; then
   (cd "$ROOT" && cargo bench --bench workloads --no-run -q)
   for t in 1 2; do
     # The `w1` filter also runs `w1_bound` (W1's memory-traffic bound) in the same process.
-    echo "== downhill: cargo bench --bench workloads -- w1 w2 (DOWNHILL_THREADS=$t MATMUL_NUM_THREADS=$t)"
+    echo "== downhill: cargo bench --bench workloads -- w1 w2 (DOWNHILL_THREADS=$t)"
     # shellcheck disable=SC2086
-    (cd "$ROOT" && DOWNHILL_THREADS=$t MATMUL_NUM_THREADS=$t PEERS_WORK="$WORK" \
+    (cd "$ROOT" && DOWNHILL_THREADS=$t PEERS_WORK="$WORK" \
       cargo bench -q --bench workloads -- w1 w2 --skip rows --skip hidden ${DIVAN_ARGS:-}) |
       tee "$OUT/downhill_workloads_${t}t_$STAMP.txt"
   done
@@ -116,7 +116,7 @@ if [[ "${WORKLOADS:-1}" != "0" ]]; then
   HEADER="Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), \
 load average $LOAD_START at the start and $LOAD_END at the end (the runs themselves count: about 1 on an idle machine), \
 with \`bash scripts/bench_compare.sh\`. Milliseconds per step, medians; W3 in µs. \
-Thread count t means DOWNHILL_THREADS=t and MATMUL_NUM_THREADS=t for downhill, \
+Thread count t means DOWNHILL_THREADS=t for downhill (its kernels and GEMMs), \
 threadpoolctl / torch.set_num_threads / CPU pinning for the peers.
 
 "
@@ -131,4 +131,4 @@ fi
 
 echo "== after the run, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" "$ROOT/scripts/bench_compare.py" "$DIVAN_OUT" "$PEERS_JSON" \
-  --threads "$MATMUL_NUM_THREADS" --json "$OUT/downhill_compare_$STAMP.json" "${EXTRA[@]}"
+  --threads "$TENSOR_THREADS" --json "$OUT/downhill_compare_$STAMP.json" "${EXTRA[@]}"

@@ -13,8 +13,8 @@
 //!   The real file is checked by `cargo bench --bench workloads -- w1`, which asserts the peers'
 //!   final loss 0.218255667.
 //! - Thread count: a W1 and a W2 run give bit-identical results with one thread and with two
-//!   (downhill's chunked kernels and matrixmultiply's GEMM), checked in child processes so that
-//!   both `DOWNHILL_THREADS` and `MATMUL_NUM_THREADS` take effect.
+//!   (downhill's chunked kernels and its GEMMs cut into blocks), checked in child processes so
+//!   that `DOWNHILL_THREADS` takes effect.
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -126,7 +126,6 @@ fn result_line(threads: usize) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "print_result_bits", "--ignored", "--nocapture", "--test-threads", "1"])
         .env("DOWNHILL_THREADS", threads.to_string())
-        .env("MATMUL_NUM_THREADS", threads.to_string())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

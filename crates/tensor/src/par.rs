@@ -9,14 +9,16 @@
 //! Only tensors with at least [`LARGE`] elements take these paths; smaller ones keep the plain
 //! sequential loops (and their exact summation order).
 //!
-//! The pool has `threads() − 1` workers parked on a condition variable; a dispatch allocates
-//! nothing. If the pool is busy (another thread of the program is using it), the caller simply
+//! The pool has `threads() − 1` workers. After a job a worker watches for the next one for
+//! [`SPIN`] (a training step dispatches many in a row), then parks on a condition variable; a
+//! dispatch allocates nothing. If the pool is busy (another thread of the program is using it), the caller simply
 //! runs every part itself, which gives the same result.
 
 use crate::error::{Error, Result, Site};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
+use std::time::{Duration, Instant};
 
 /// Elements (or rows) per chunk: the unit of work and of partial sums.
 pub(crate) const CHUNK: usize = 1 << 13;
@@ -29,8 +31,8 @@ pub const LARGE: usize = 1 << 15;
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// The number of threads downhill's own large-tensor kernels use: `DOWNHILL_THREADS` if set (≥ 1),
-/// else the available parallelism. GEMMs use `matrixmultiply`'s own threads
-/// (`MATMUL_NUM_THREADS`). Results never depend on either.
+/// else the available parallelism. Large GEMMs are cut into row or column blocks on the same
+/// threads. Results never depend on the count.
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => {
@@ -86,9 +88,16 @@ struct State {
     panicked: bool,
 }
 
+/// How long a worker keeps watching for the next job before it parks. Waking a parked thread
+/// takes 10–25 µs here, about what a small kernel takes, and the ops of a step come one after
+/// another; a watching worker costs a core only while the program is dispatching work.
+const SPIN: Duration = Duration::from_micros(100);
+
 struct Pool {
     /// Worker threads that started (fewer than asked for if the system refused a thread).
     workers: AtomicUsize,
+    /// `State::epoch`, readable without the lock by watching workers.
+    epoch: AtomicU64,
     busy: Mutex<()>,
     state: Mutex<State>,
     work: Condvar,
@@ -101,6 +110,7 @@ fn pool() -> &'static Pool {
         let wanted = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).min(15);
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             workers: AtomicUsize::new(0),
+            epoch: AtomicU64::new(0),
             busy: Mutex::new(()),
             state: Mutex::new(State { job: None, helpers: 0, epoch: 0, active: 0, panicked: false }),
             work: Condvar::new(),
@@ -121,6 +131,10 @@ fn pool() -> &'static Pool {
 fn worker(pool: &'static Pool) {
     let mut seen = 0u64;
     loop {
+        let since = Instant::now();
+        while pool.epoch.load(Ordering::Acquire) == seen && since.elapsed() < SPIN {
+            std::hint::spin_loop();
+        }
         let job = {
             let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
             while st.epoch == seen {
@@ -173,6 +187,7 @@ fn run(helpers: usize, f: &(dyn Fn() + Sync)) {
         st.helpers = helpers;
         st.active = 0;
         st.epoch += 1;
+        pool.epoch.store(st.epoch, Ordering::Release);
         st.panicked = false;
         pool.work.notify_all();
     }
@@ -232,6 +247,15 @@ impl<T> SendPtr<T> {
     pub(crate) unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
         // SAFETY: forwarded to the caller.
         unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+
+    /// The pointer `start` elements in, for a kernel that writes through strides (a GEMM block).
+    ///
+    /// # Safety
+    /// `start` must be in bounds of the original allocation.
+    pub(crate) unsafe fn at(&self, start: usize) -> *mut T {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.0.add(start) }
     }
 }
 

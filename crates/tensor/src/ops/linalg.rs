@@ -146,8 +146,47 @@ impl<'a, T> View<'a, T> {
     }
 }
 
+/// A split GEMM gives each block at least this many multiply-adds (about 5 µs on one core); a
+/// smaller block costs less than handing it to another thread.
+const GEMM_BLOCK: usize = 1 << 19;
+
+/// The row or column blocks of a split GEMM are multiples of this, which the GEMM kernels' tile
+/// sizes (4, 8 or 16) divide, so a split adds no partial tiles.
+const GEMM_ALIGN: usize = 16;
+
+/// How a GEMM is cut for the pool: `(blocks, block size, along columns)`. Columns when `n ≥ m`
+/// (each block packs only its part of `b`), else rows (each packs only its part of `a`).
+fn gemm_blocks(m: usize, k: usize, n: usize, threads: usize) -> (usize, usize, bool) {
+    let cols = n >= m;
+    let len = if cols { n } else { m };
+    let parts = threads.min(len / GEMM_ALIGN).min(m * k * n / GEMM_BLOCK).max(1);
+    let size = len.div_ceil(parts).next_multiple_of(GEMM_ALIGN);
+    (len.div_ceil(size), size, cols)
+}
+
 /// `c (m × n, row-major) = a (m × k) · b (k × n) + beta · c`.
+///
+/// A large product is cut into row or column blocks of `c`, one single-threaded GEMM call each,
+/// spread over the pool ([`par::threads`]). Every element of `c` is the same sequential sum over
+/// `k` whichever block it falls in (the kernels accumulate each element alone, in `k` order, and
+/// `alpha = 1`, `beta ∈ {0, 1}` round the same in full and edge tiles), so the result does not
+/// depend on the thread count; `gemm_gives_the_same_bits_for_any_split` checks it.
 fn gemm<T: Float>(m: usize, k: usize, n: usize, a: View<'_, T>, b: View<'_, T>, beta: T, c: &mut [T]) {
+    gemm_on(par::threads(), m, k, n, a, b, beta, c);
+}
+
+/// [`gemm`] cut as for `threads` threads.
+#[allow(clippy::too_many_arguments)]
+fn gemm_on<T: Float>(
+    threads: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_, T>,
+    b: View<'_, T>,
+    beta: T,
+    c: &mut [T],
+) {
     assert!(a.data.len() >= m * k && b.data.len() >= k * n && c.len() == m * n, "gemm: buffer sizes");
     if m == 0 || n == 0 {
         return;
@@ -156,26 +195,43 @@ fn gemm<T: Float>(m: usize, k: usize, n: usize, a: View<'_, T>, b: View<'_, T>, 
         c.iter_mut().for_each(|x| *x = beta * *x);
         return;
     }
-    // SAFETY: the assert above guarantees every strided access stays inside the slices: `a` is
-    // m×k and `b` is k×n read with strides that describe exactly those matrices (row-major or
-    // transposed), and `c` is a distinct, exclusively borrowed m×n row-major buffer.
-    unsafe {
-        T::gemm(
-            m,
-            k,
-            n,
-            T::one(),
-            a.data.as_ptr(),
-            a.rs,
-            a.cs,
-            b.data.as_ptr(),
-            b.rs,
-            b.cs,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
+    let (blocks, size, cols) = gemm_blocks(m, k, n, threads);
+    let cp = SendPtr(c.as_mut_ptr());
+    let block = |i: usize| {
+        let (lo, hi) = (i * size, ((i + 1) * size).min(if cols { n } else { m }));
+        let ((bm, bn), (ao, bo, co)) = if cols {
+            ((m, hi - lo), (0, lo as isize * b.cs, lo))
+        } else {
+            ((hi - lo, n), (lo as isize * a.rs, 0, lo * n))
+        };
+        // SAFETY: the assert above guarantees every strided access stays inside the slices: `a`
+        // is m×k and `b` is k×n read with strides that describe exactly those matrices (row-major
+        // or transposed); block `i` reads rows `lo..hi` of `a` (or columns `lo..hi` of `b`) and
+        // writes only rows (or columns) `lo..hi` of the exclusively borrowed m×n `c`, which no
+        // other block touches.
+        unsafe {
+            T::gemm(
+                bm,
+                k,
+                bn,
+                T::one(),
+                a.data.as_ptr().offset(ao),
+                a.rs,
+                a.cs,
+                b.data.as_ptr().offset(bo),
+                b.rs,
+                b.cs,
+                beta,
+                cp.at(co),
+                n as isize,
+                1,
+            );
+        }
+    };
+    if blocks == 1 {
+        block(0);
+    } else {
+        par::for_each_chunk(blocks, block);
     }
 }
 
@@ -284,5 +340,98 @@ impl<'t, T: Float> Var<'t, T> {
             }
         });
         Ok(Var::new(self.tape, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1) with many distinct bits.
+    fn vals<T: Float>(seed: u64, n: usize) -> Vec<T> {
+        (0..n as u64)
+            .map(|i| {
+                let z =
+                    (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                T::of(((z >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
+            })
+            .collect()
+    }
+
+    fn bits<T: Float>(v: &[T]) -> Vec<u64> {
+        v.iter().map(|x| x.f64().to_bits()).collect()
+    }
+
+    /// Every split (1, 2, 3, 5 and 40 blocks; rows and columns; edges that are not whole tiles;
+    /// transposed operands; beta 0 and 1) gives the bits of the unsplit call, and the products are
+    /// right (against an f64 triple loop).
+    fn check<T: Float>(tol: f64) {
+        let shapes = [
+            (37, 300, 133),
+            (300, 100, 40),
+            (128, 784, 256),
+            (784, 128, 256),
+            (16, 4100, 16),
+            (2, 40_000, 32),
+        ];
+        for (m, k, n) in shapes {
+            assert!(m * k * n >= 2 * GEMM_BLOCK, "{m}x{k}x{n} is too small to be split");
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (ad, bd) = (vals::<T>(1, m * k), vals::<T>(2, k * n));
+                let a = if ta { View::tr(&ad, m) } else { View::rm(&ad, k) };
+                let b = if tb { View::tr(&bd, k) } else { View::rm(&bd, n) };
+                for beta in [T::zero(), T::one()] {
+                    let start = vals::<T>(3, m * n);
+                    let mut one = start.clone();
+                    gemm_on(1, m, k, n, a, b, beta, &mut one);
+                    for threads in [2, 3, 5, 40] {
+                        let mut split = start.clone();
+                        gemm_on(threads, m, k, n, a, b, beta, &mut split);
+                        assert_eq!(
+                            bits(&one),
+                            bits(&split),
+                            "{m}x{k}x{n} ta {ta} tb {tb} beta {beta}: {threads} threads"
+                        );
+                    }
+                    for (idx, got) in one.iter().enumerate() {
+                        let (i, j) = (idx / n, idx % n);
+                        let dot: f64 = (0..k)
+                            .map(|p| {
+                                let av = if ta { ad[p * m + i] } else { ad[i * k + p] };
+                                let bv = if tb { bd[j * k + p] } else { bd[p * n + j] };
+                                av.f64() * bv.f64()
+                            })
+                            .sum();
+                        let want = dot + beta.f64() * start[idx].f64();
+                        assert!(
+                            (got.f64() - want).abs() <= tol * (k as f64).sqrt() * (1.0 + want.abs()),
+                            "{m}x{k}x{n} [{i},{j}]: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_gives_the_same_bits_for_any_split() {
+        check::<f64>(1e-13);
+        check::<f32>(1e-5);
+    }
+
+    #[test]
+    fn small_or_thin_gemms_stay_whole_and_large_ones_split_on_whole_tiles() {
+        assert_eq!(gemm_blocks(64, 64, 128, 2), (1, 128, true), "one block's worth of work");
+        assert_eq!(gemm_blocks(128, 64, 128, 4), (2, 64, true), "two blocks' worth");
+        assert_eq!(gemm_blocks(128, 784, 256, 2), (2, 128, true));
+        assert_eq!(gemm_blocks(784, 128, 256, 2), (2, 400, false));
+        assert_eq!(gemm_blocks(784, 128, 256, 1), (1, 784, false));
+        assert_eq!(gemm_blocks(1, 300_000, 8, 2), (1, 16, true), "8 columns: nothing to cut");
+        for (m, k, n, t) in [(37, 300, 133, 3), (300, 50, 40, 5), (1000, 1000, 17, 7)] {
+            let (blocks, size, cols) = gemm_blocks(m, k, n, t);
+            let len = if cols { n } else { m };
+            assert_eq!(size % GEMM_ALIGN, 0);
+            assert!(blocks <= t && (blocks - 1) * size < len && blocks * size >= len, "{m}x{k}x{n}");
+        }
     }
 }
