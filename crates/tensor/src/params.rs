@@ -182,21 +182,26 @@ impl<T: Float> Grads<T> {
     }
 
     /// Writes one parameter's gradient during a backward pass. `first` says whether this is the
-    /// pass's first contribution for `id`: it overwrites the slot (reusing its buffer when the
-    /// shape matches), later ones add to it. Allocates only for a new slot or a changed shape.
-    pub(crate) fn write(&mut self, id: ParamId, shape: &Shape, g: &[T], first: bool) {
+    /// pass's first contribution for `id`: it replaces the slot, later ones add to it. A slot of
+    /// the same shape that nothing else shares trades buffers with `g` (no copy; `g` gets the old
+    /// gradient's buffer, which the tape overwrites next pass); otherwise `g` is copied. Allocates
+    /// only for a new slot, a changed shape, or a slot shared with a clone.
+    pub(crate) fn write(&mut self, id: ParamId, shape: &Shape, g: &mut Vec<T>, first: bool) {
         let i = id.index();
         if self.slots.len() <= i {
             self.slots.resize(i + 1, None);
         }
         match &mut self.slots[i] {
             Some(t) if !first => {
-                for (d, &s) in t.data_mut().iter_mut().zip(g) {
+                for (d, &s) in t.data_mut().iter_mut().zip(g.iter()) {
                     *d += s;
                 }
             }
-            Some(t) if t.shape() == shape => t.data_mut().copy_from_slice(g),
-            slot => *slot = Some(Tensor::from_parts(shape.clone(), g.to_vec())),
+            Some(t) if t.shape() == shape => match t.unique_vec() {
+                Some(v) => std::mem::swap(v, g),
+                None => t.data_mut().copy_from_slice(g),
+            },
+            slot => *slot = Some(Tensor::from_parts(shape.clone(), g.clone())),
         }
     }
 

@@ -161,6 +161,33 @@ impl<T: Float> GradSlots<'_, T> {
         }
         Some(&mut self.bufs[i])
     }
+
+    /// The gradient buffer of `id` for a rule that can overwrite it, and whether it must:
+    /// `(buffer, fresh)`, or `None` if `id` needs no gradient. When `fresh`, this is the pass's
+    /// first contribution to `id`, and the buffer holds stale values (an earlier pass's, or zeros;
+    /// never uninitialized memory): the rule must write every element. Otherwise it adds, as with
+    /// [`GradSlots::get`]. Saves zero-filling a buffer that is overwritten anyway (a GEMM with
+    /// `beta = 0`).
+    pub(crate) fn get_overwrite(&mut self, id: u32) -> Option<(&mut [T], bool)> {
+        if id == NONE {
+            return None;
+        }
+        let i = id as usize;
+        let node = &self.nodes[i];
+        if !node.requires_grad {
+            return None;
+        }
+        let fresh = !self.has[i];
+        if fresh {
+            let (b, n) = (&mut self.bufs[i], node.shape.numel());
+            if b.len() != n {
+                b.clear();
+                b.resize(n, T::zero());
+            }
+            self.has[i] = true;
+        }
+        Some((&mut self.bufs[i], fresh))
+    }
 }
 
 impl<T: Float> Inner<T> {
@@ -497,7 +524,7 @@ impl<T: Float> Tape<T> {
                 if seen.len() <= k {
                     seen.resize(k + 1, false);
                 }
-                out.write(pid, &node.shape, &gbufs[i], !seen[k]);
+                out.write(pid, &node.shape, &mut gbufs[i], !seen[k]);
                 seen[k] = true;
             }
         }

@@ -195,6 +195,12 @@ impl<T: Float> Tensor<T> {
         Arc::make_mut(&mut self.data).as_mut_slice()
     }
 
+    /// The buffer itself if no other tensor or tape shares it (internal: lets `Grads` trade
+    /// buffers with the tape instead of copying). The caller keeps its length.
+    pub(crate) fn unique_vec(&mut self) -> Option<&mut Vec<T>> {
+        Arc::get_mut(&mut self.data)
+    }
+
     /// The data as a `Vec` (no copy if this tensor is the only owner).
     pub fn into_vec(self) -> Vec<T> {
         Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())

@@ -238,3 +238,77 @@ fn grads_can_be_changed_in_place() {
     g.get_mut(p.id("b").unwrap()).unwrap().data_mut()[0] = 7.0;
     assert_eq!(g.get(p.id("b").unwrap()).unwrap().data(), &[7.0]);
 }
+
+/// `backward_into` reuses buffers across passes: the tape's gradient buffers are overwritten
+/// (a GEMM with beta = 0) instead of zero-filled, and `Grads` trades buffers with the tape
+/// instead of copying. Nothing of an earlier pass may leak into a later one: not a NaN, not a
+/// value, not into a clone the caller kept.
+#[test]
+fn reused_buffers_carry_nothing_from_one_pass_to_the_next() {
+    let w0 = Tensor::from_vec(vec![0.1, -0.2, 0.3, 0.4, 0.5, -0.6], [2, 3]).unwrap();
+    let x = Tensor::from_vec(vec![1.0, 2.0, -1.0, 0.5], [2, 2]).unwrap();
+    let mut p = store(&[("w", w0.clone())]);
+    let id = p.id("w").unwrap();
+    let mut tape = Tape::new();
+    let mut grads = downhill_tensor::Grads::new();
+    // The gradient by hand, in plain f64: L = s·Σ(h·wᵀ) + Σσ(h), h = x·w, so with a = xᵀ·1 and
+    // b = 1: ∂L/∂w[i][j] = s·(a[i]·(wᵀb)[j] + b[i]·(wᵀa)[j]) + (xᵀ·σ'(h))[i][j].
+    let by_hand = |w: &[f64], s: f64| {
+        let xv = x.data();
+        let a: Vec<f64> = (0..2).map(|i| xv[i] + xv[2 + i]).collect();
+        let wta: Vec<f64> = (0..3).map(|j| a[0] * w[j] + a[1] * w[3 + j]).collect();
+        let wtb: Vec<f64> = (0..3).map(|j| w[j] + w[3 + j]).collect();
+        let mut g = vec![0.0; 6];
+        for r in 0..2 {
+            for j in 0..3 {
+                let h = xv[2 * r] * w[j] + xv[2 * r + 1] * w[3 + j];
+                let sig = 1.0 / (1.0 + (-h).exp());
+                for i in 0..2 {
+                    g[3 * i + j] += xv[2 * r + i] * sig * (1.0 - sig);
+                }
+            }
+        }
+        for i in 0..2 {
+            for j in 0..3 {
+                g[3 * i + j] += s * (a[i] * wtb[j] + wta[j]);
+            }
+        }
+        g
+    };
+    let fresh = |p: &Params<f64>, s: f64| {
+        let g = by_hand(p.get(id).data(), s);
+        let mut want = downhill_tensor::Grads::new();
+        let tape = Tape::new();
+        (tape.param(p, id) * 0.0).sum().backward_into(&mut want).unwrap();
+        want.get_mut(id).unwrap().data_mut().copy_from_slice(&g);
+        want
+    };
+    let mut kept = Vec::new();
+    for (step, scale) in [1.0, f64::NAN, 1.0, 2.0, 1.0].into_iter().enumerate() {
+        tape.clear();
+        let w = tape.param(&p, id);
+        let h = tape.constant(&x).matmul(w);
+        let loss = h.matmul(w.transpose(0, 1)).sum() * scale + h.sigmoid().sum();
+        loss.backward_into(&mut grads).unwrap();
+        let want = fresh(&p, scale);
+        if scale.is_nan() {
+            assert!(grads.get(id).unwrap().data().iter().all(|v| v.is_nan()), "step {step}");
+        } else {
+            let (got, want) = (grads.get(id).unwrap().data(), want.get(id).unwrap().data());
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-12, "step {step}: {got:?} vs {want:?} (by hand)");
+            }
+        }
+        kept.push((grads.clone(), want));
+        tape.clear();
+        p.get_mut(id).data_mut()[step] += 0.25;
+    }
+    for (step, (g, want)) in kept.iter().enumerate() {
+        if step != 1 {
+            let (g, want) = (g.get(id).unwrap().data(), want.get(id).unwrap().data());
+            for (a, b) in g.iter().zip(want) {
+                assert!((a - b).abs() < 1e-12, "step {step}: a clone kept by the caller changed later");
+            }
+        }
+    }
+}

@@ -192,7 +192,9 @@ fn gemm_on<T: Float>(
         return;
     }
     if k == 0 {
-        c.iter_mut().for_each(|x| *x = beta * *x);
+        // beta = 0 overwrites (a stale NaN must not survive as 0·NaN).
+        let keep = beta != T::zero();
+        c.iter_mut().for_each(|x| *x = if keep { beta * *x } else { T::zero() });
         return;
     }
     let (blocks, size, cols) = gemm_blocks(m, k, n, threads);
@@ -257,16 +259,18 @@ fn matmul_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, i
         }
         return;
     }
-    if let Some(ga) = slots.get(a_id) {
+    // The first contribution to a gradient overwrites it (beta = 0: no zero-fill first).
+    let beta = |fresh: bool| if fresh { T::zero() } else { T::one() };
+    if let Some((ga, fresh)) = slots.get_overwrite(a_id) {
         for i in 0..batch {
             let (gi, bi) = (&g[i * m * n..(i + 1) * m * n], &b[i * k * n..(i + 1) * k * n]);
-            gemm(m, n, k, View::rm(gi, n), View::tr(bi, n), T::one(), &mut ga[i * m * k..(i + 1) * m * k]);
+            gemm(m, n, k, View::rm(gi, n), View::tr(bi, n), beta(fresh), &mut ga[i * m * k..(i + 1) * m * k]);
         }
     }
-    if let Some(gb) = slots.get(b_id) {
+    if let Some((gb, fresh)) = slots.get_overwrite(b_id) {
         for i in 0..batch {
             let (gi, ai) = (&g[i * m * n..(i + 1) * m * n], &a[i * m * k..(i + 1) * m * k]);
-            gemm(k, m, n, View::tr(ai, k), View::rm(gi, n), T::one(), &mut gb[i * k * n..(i + 1) * k * n]);
+            gemm(k, m, n, View::tr(ai, k), View::rm(gi, n), beta(fresh), &mut gb[i * k * n..(i + 1) * k * n]);
         }
     }
 }
