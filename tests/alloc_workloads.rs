@@ -1,7 +1,7 @@
 //! The benchmark workloads allocate nothing per step in steady state: W1 (logistic regression GD
 //! on 60,000 rows, which takes the large-tensor kernels) makes no allocation at all, and a W2 step
-//! (MLP + Adam) makes exactly the allocations of its five GEMM calls made directly to
-//! `matrixmultiply` (its packing buffer, one per call) and nothing else. And W1 training holds at
+//! (MLP + Adam) on one thread makes exactly the allocations of its five GEMM calls made directly
+//! to `matrixmultiply` (its packing buffer, one per call) and nothing else. And W1 training holds at
 //! most 1.5× its dataset's bytes plus a constant: the training state keeps one copy of `X` and `y`,
 //! and the steps add at most half of that at their peak.
 //!
@@ -100,6 +100,9 @@ fn raw_gemm_allocations(s: support::MlpShape) -> usize {
 #[test]
 fn a_w2_step_allocates_only_what_its_gemm_calls_allocate() {
     let _one_at_a_time = serial();
+    // One thread: each GEMM is one `matrixmultiply` call. With more, a large GEMM is cut into
+    // blocks, one call (and one packing buffer) each, on whichever thread takes the block.
+    downhill::tensor::set_threads(1);
     for shape in [W2A, W2B] {
         let mut m = Mlp2::new(shape);
         for _ in 0..3 {
