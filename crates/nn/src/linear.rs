@@ -147,7 +147,7 @@ impl Linear {
     ) -> Result<Var<'t, T>> {
         let at = Site::caller();
         let shape = x.shape()?;
-        check_input(&shape, &self.describe(), self.in_features, at)?;
+        check_input(&shape, || self.describe(), self.in_features, at)?;
         let mut y = x.matmul(tape.param(params, self.weight));
         if let Some(b) = self.bias {
             y = y.broadcast_add(tape.param(params, b));
@@ -156,14 +156,49 @@ impl Linear {
         Ok(y)
     }
 
+    /// The mean binary cross-entropy of this layer's logits against 0/1 targets `y [batch, 1]`:
+    /// the value of `bce_with_logits_loss(self.forward(tape, params, x), y)`, returning a bad
+    /// shape at once.
+    ///
+    /// A layer with one output and a bias, given [`LARGE`](downhill_tensor::LARGE) input values
+    /// or more (a full-batch step over a large data set), records it as one fused node,
+    /// [`Var::linear_bce_with_logits_mean`]: `x` is read once per step instead of twice (the
+    /// product, then `xᵀ·(σ(z) − y)` in the backward pass); the last digits differ from the
+    /// composite's. Anything else records the composite, with its exact digits.
+    #[track_caller]
+    pub fn try_bce_with_logits_loss<'t, T: Float>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+        y: Var<'t, T>,
+    ) -> Result<Var<'t, T>> {
+        let at = Site::caller();
+        let shape = x.shape()?;
+        check_input(&shape, || self.describe(), self.in_features, at)?;
+        match self.bias {
+            Some(b) if self.out_features == 1 && shape.numel() >= downhill_tensor::LARGE => {
+                let (w, b) = (tape.param(params, self.weight), tape.param(params, b));
+                x.try_linear_bce_with_logits_mean(w, b, y)
+            }
+            _ => crate::loss::try_bce_with_logits_loss(self.try_forward(tape, params, x)?, y),
+        }
+    }
+
     fn describe(&self) -> String {
         let name = if self.name.is_empty() { String::new() } else { format!(" {}", self.name) };
         format!("linear{name} ({} -> {})", self.in_features, self.out_features)
     }
 }
 
-/// Checks that `shape` is `[batch, features]`.
-pub(crate) fn check_input(shape: &Shape, layer: &str, features: usize, at: Site) -> Result<()> {
+/// Checks that `shape` is `[batch, features]`. `layer` names the layer in the error; it is only
+/// called on a bad shape, so a good one allocates nothing (a training step must not).
+pub(crate) fn check_input(
+    shape: &Shape,
+    layer: impl FnOnce() -> String,
+    features: usize,
+    at: Site,
+) -> Result<()> {
     let d = shape.dims();
     if d.len() == 2 && d[1] == features {
         return Ok(());
@@ -177,7 +212,7 @@ pub(crate) fn check_input(shape: &Shape, layer: &str, features: usize, at: Site)
         _ => format!("the input must be a matrix with one example per row: .reshape([batch, {features}])"),
     };
     Err(Error::LayerInput {
-        layer: layer.into(),
+        layer: layer().into(),
         expected: format!("[batch, {features}]").into(),
         got: shape.clone(),
         fix: fix.into(),
@@ -193,5 +228,18 @@ impl<T: Float> Module<T> for Linear {
 
     fn params(&self) -> Vec<ParamId> {
         Linear::params(self)
+    }
+
+    /// [`Linear::try_bce_with_logits_loss`]: one fused pass over `x` for a one-output layer on
+    /// large inputs.
+    #[track_caller]
+    fn bce_with_logits_loss<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+        y: Var<'t, T>,
+    ) -> Var<'t, T> {
+        tape.record(self.try_bce_with_logits_loss(tape, params, x, y))
     }
 }

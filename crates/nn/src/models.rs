@@ -135,14 +135,7 @@ impl LogisticRegression {
         x: Var<'t, T>,
         y: Var<'t, T>,
     ) -> Result<Var<'t, T>> {
-        let large = x.shape().is_ok_and(|s| s.rank() == 2 && s.numel() >= downhill_tensor::LARGE);
-        match self.linear.bias() {
-            Some(b) if large => {
-                let (w, b) = (tape.param(params, self.linear.weight()), tape.param(params, b));
-                x.try_linear_bce_with_logits_mean(w, b, y)
-            }
-            _ => crate::loss::try_bce_with_logits_loss(self.linear.try_forward(tape, params, x)?, y),
-        }
+        self.linear.try_bce_with_logits_loss(tape, params, x, y)
     }
 
     /// Class labels (0 or 1) for a batch: 1 where the probability is at least `threshold`

@@ -30,8 +30,9 @@ pub trait Module<T: Float> {
 
     /// The mean binary cross-entropy of this module's logits on `x` against 0/1 targets `y`:
     /// `bce_with_logits_loss(self.forward(tape, params, x), y)` unless the module computes the
-    /// same value faster. [`LogisticRegression`](crate::LogisticRegression) does: on large
-    /// inputs it is one fused pass over `x`. `downhill_train`'s fit loop calls this for its
+    /// same value faster. A [`Linear`](crate::Linear) layer with one output and a bias does, and
+    /// so does [`LogisticRegression`](crate::LogisticRegression): on large inputs it is one fused
+    /// pass over `x`. `downhill_train`'s fit loop calls this for its
     /// `BceWithLogits` loss, so a full-batch fit gets the fused pass.
     #[track_caller]
     fn bce_with_logits_loss<'t>(

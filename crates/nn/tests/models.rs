@@ -209,6 +209,67 @@ fn logistic_regression_loss_is_the_bce_of_its_logits() {
     }
 }
 
+/// `Module::bce_with_logits_loss` of a `Linear` layer: the fused one-pass node exactly when the
+/// layer has one output and a bias and the input is large, the composite (to the bit) otherwise;
+/// the same value and gradients either way; a bad input is the layer's own typed error on both
+/// paths.
+#[test]
+fn a_one_output_linear_layer_fuses_its_bce_loss_on_large_inputs() {
+    let rows = 6_000;
+    let mut rng = seeded_rng(12);
+    let x = Tensor::rand_normal([rows, 6], 0.0, 1.0, &mut rng).unwrap();
+    let mut params = Params::new();
+    let one = Linear::new(&mut params, "one", 6, 1, Init::Normal { std: 0.5 }, &mut rng).unwrap();
+    let two = Linear::new(&mut params, "two", 6, 2, Init::Normal { std: 0.5 }, &mut rng).unwrap();
+    let nobias =
+        Linear::with_bias_init(&mut params, "nb", 6, 1, Init::Normal { std: 0.5 }, None, &mut rng).unwrap();
+    let target = |cols: usize| {
+        let v: Vec<f64> = (0..rows * cols).map(|i| f64::from(x.data()[i % (rows * 6)] > 0.1)).collect();
+        t(&v, &[rows, cols])
+    };
+    for (layer, cols, fused) in [(&one, 1, true), (&two, 2, false), (&nobias, 1, false)] {
+        let y = target(cols);
+        for n in [50, rows] {
+            let xs = t(&x.data()[..n * 6], &[n, 6]);
+            let ys = t(&y.data()[..n * cols], &[n, cols]);
+            let run = |hook: bool| {
+                let tape = Tape::new();
+                let (xv, yv) = (tape.constant(&xs), tape.constant(&ys));
+                let loss = if hook {
+                    Module::<f64>::bce_with_logits_loss(layer, &tape, &params, xv, yv)
+                } else {
+                    bce_with_logits_loss(layer.forward(&tape, &params, xv), yv)
+                };
+                let g = loss.backward().unwrap();
+                let grads: Vec<f64> = Module::<f64>::params(layer)
+                    .into_iter()
+                    .flat_map(|id| g.get(id).unwrap().data().to_vec())
+                    .collect();
+                (loss.item().unwrap(), grads, tape.op_names().contains(&"linear_bce_with_logits"))
+            };
+            let ((lh, gh, node), (lc, gc, _)) = (run(true), run(false));
+            let name = layer.name();
+            assert_eq!(node, fused && n == rows, "{name}, {n} rows");
+            if node {
+                assert!((lh - lc).abs() < 1e-12 * lc, "{name}: {lh} vs {lc}");
+                for (a, b) in gh.iter().zip(&gc) {
+                    assert!((a - b).abs() < 1e-12, "{name}: {a} vs {b}");
+                }
+            } else {
+                assert_eq!((lh, gh), (lc, gc), "{name}, {n} rows: the composite, to the bit");
+            }
+        }
+    }
+    // Seven columns for a six-input layer: the layer's error (its name, the fix), on both paths.
+    for n in [50, rows] {
+        let tape = Tape::new();
+        let xv = tape.constant(&Tensor::<f64>::zeros([n, 7]));
+        let yv = tape.constant(&Tensor::zeros([n, 1]));
+        let e = one.try_bce_with_logits_loss(&tape, &params, xv, yv).unwrap_err().to_string();
+        assert!(e.contains("linear one (6 -> 1)") && e.contains("7 columns"), "{n} rows: {e}");
+    }
+}
+
 #[test]
 fn softmax_regression_classifies_three_blobs() {
     let mut rng = seeded_rng(9);
