@@ -53,6 +53,50 @@ fn a_w1_step_allocates_nothing_after_warm_up() {
     }
 }
 
+/// The same MLP written with `downhill::nn` (`Mlp` of `Linear` layers, ReLU, softmax
+/// cross-entropy, Adam) makes no allocation of its own either: a layer checks its input without
+/// formatting its name unless the check fails.
+#[test]
+fn an_nn_mlp_step_allocates_only_what_its_gemm_calls_allocate() {
+    use downhill::nn::loss::softmax_cross_entropy;
+    use downhill::nn::{Activation, Init, Mlp, Module};
+    use downhill::optim::{Adam, AdamConfig, Optimizer};
+    use downhill::tensor::{Grads, Params, Tape, Tensor, seeded_rng};
+    let _one_at_a_time = serial();
+    downhill::tensor::set_threads(1);
+    let s = W2A;
+    let mut params = Params::<f32>::new();
+    let sizes = [s.nin, s.nhid, s.nout];
+    let mlp =
+        Mlp::new(&mut params, "mlp", &sizes, Activation::Relu, Init::HeNormal, &mut seeded_rng(3)).unwrap();
+    let x = Tensor::<f32>::rand_normal([s.batch, s.nin], 0.0, 1.0, &mut seeded_rng(4)).unwrap();
+    let labels: Vec<usize> = (0..s.batch).map(|i| i % s.nout).collect();
+    let (mut tape, mut grads) = (Tape::new(), Grads::new());
+    let mut opt = Adam::new(AdamConfig::default()).unwrap();
+    let mut step = || {
+        tape.clear();
+        let loss = softmax_cross_entropy(mlp.forward(&tape, &params, tape.constant(&x)), &labels);
+        loss.backward_into(&mut grads).unwrap();
+        let value = loss.item().unwrap();
+        tape.clear();
+        opt.step(&mut params, &grads).unwrap();
+        value
+    };
+    let first = step();
+    for _ in 0..3 {
+        step();
+    }
+    let n = allocations(|| {
+        step();
+    });
+    let gemm = raw_gemm_allocations(s);
+    assert_eq!(
+        n, gemm,
+        "a steady-state nn MLP step allocated {n} times; its 5 GEMM calls made directly allocate {gemm}"
+    );
+    assert!(step() < first, "the MLP trains");
+}
+
 /// Allocations of the five GEMM calls of one W2 step, issued straight to `matrixmultiply`.
 fn raw_gemm_allocations(s: support::MlpShape) -> usize {
     let (b, i, h, o) = (s.batch, s.nin, s.nhid, s.nout);
