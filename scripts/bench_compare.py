@@ -99,11 +99,33 @@ PEER_NAMES = {"numpy": "numpy", "torch-eager": "PyTorch", "jax-jit": "JAX"}
 GOAL = 0.80
 
 
+def best_divan(paths: list[Path]) -> dict[str, dict[str, float]]:
+    """Several rounds of the same divan run: per bench, the round with the lowest median."""
+    best: dict[str, dict[str, float]] = {}
+    for path in paths:
+        for key, row in parse_divan(path.read_text()).items():
+            if key not in best or row["median"] < best[key]["median"]:
+                best[key] = row
+    return best
+
+
+def best_peer_rows(paths: list[Path]) -> list[dict]:
+    """Several rounds of a peer script's JSON: per (impl, threads, dtype, shape), the round with
+    the lowest median, exactly as `best_divan` does for downhill."""
+    best: dict[tuple, dict] = {}
+    for path in paths:
+        for r in json.loads(path.read_text())["results"]:
+            key = (r["impl"], r["threads"], r.get("dtype"), r.get("shape"))
+            if key not in best or r["ms_median"] < best[key]["ms_median"]:
+                best[key] = r
+    return list(best.values())
+
+
 def workload_table(args, w3_divan: dict, w3_peers: dict) -> tuple[str, dict]:
     """The one table of the issue: per workload and thread count, every peer's median, the best
     peer, downhill's median and downhill / best peer. Returns (markdown, summary)."""
-    divan = {1: parse_divan(args.workloads_1t.read_text()), 2: parse_divan(args.workloads_2t.read_text())}
-    peer_rows = {"w1": json.loads(args.w1.read_text())["results"], "w2": json.loads(args.w2.read_text())["results"]}
+    divan = {1: best_divan(args.workloads_1t), 2: best_divan(args.workloads_2t)}
+    peer_rows = {"w1": best_peer_rows(args.w1), "w2": best_peer_rows(args.w2)}
     head = ["workload", "threads", "numpy", "PyTorch", "JAX", "best peer", "downhill", "downhill / best", "≤ 0.80×"]
     rows, summary = [head], []
     for label, key, src, dtype, shape in WORKLOADS:
@@ -199,10 +221,12 @@ def main() -> int:
     ap.add_argument("peers", type=Path)
     ap.add_argument("--json", type=Path, help="also write the merged numbers here")
     ap.add_argument("--threads", default="?", help="DOWNHILL_THREADS used for the tensor (matmul) benches")
-    ap.add_argument("--workloads-1t", type=Path, help="divan output of benches/workloads.rs at 1 thread")
-    ap.add_argument("--workloads-2t", type=Path, help="the same at 2 threads")
-    ap.add_argument("--w1", type=Path, help="the peers' logreg_fullbatch JSON")
-    ap.add_argument("--w2", type=Path, help="the peers' mlp_minibatch JSON")
+    # Repeatable: several rounds of each; every row takes each side's lowest median (symmetric).
+    ap.add_argument("--workloads-1t", type=Path, action="append", default=[],
+                    help="divan output of benches/workloads.rs at 1 thread (repeatable: one per round)")
+    ap.add_argument("--workloads-2t", type=Path, action="append", default=[], help="the same at 2 threads")
+    ap.add_argument("--w1", type=Path, action="append", default=[], help="the peers' logreg_fullbatch JSON")
+    ap.add_argument("--w2", type=Path, action="append", default=[], help="the peers' mlp_minibatch JSON")
     ap.add_argument("--markdown", type=Path, action="append", default=[],
                     help="write the workload table as markdown here (repeatable)")
     ap.add_argument("--header", default="", help="text put above the markdown table")

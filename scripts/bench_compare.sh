@@ -20,6 +20,9 @@
 #                     side is one thread, and the ratio is steadier on one core of a shared machine)
 #   DIVAN_ARGS        extra arguments for divan (e.g. "--sample-count 200")
 #   WORKLOADS         0 skips W1/W2 (then only W3, matmul and per-op, as before)
+#   ROUNDS            rounds of the W1/W2 runs (default 1): downhill, then the peers, ROUNDS times
+#                     in turn; each row takes each side's lowest median over the rounds (the same
+#                     rule for both sides), which damps a slow spell on a shared machine
 #   BOOK_SNAPSHOT     1 writes the workload table into the repository's book as well
 set -euo pipefail
 
@@ -97,36 +100,46 @@ if [[ "${WORKLOADS:-1}" != "0" ]]; then
     (cd "$PEERS_DIR" && PEERS_WORK="$WORK" "$PY" make_data.py)
   fi
   (cd "$ROOT" && cargo bench --bench workloads --no-run -q)
-  for t in 1 2; do
-    # The `w1` filter also runs `w1_bound` (W1's memory-traffic bound) in the same process.
-    echo "== downhill: cargo bench --bench workloads -- w1 w2 (DOWNHILL_THREADS=$t)"
-    # shellcheck disable=SC2086
-    (cd "$ROOT" && DOWNHILL_THREADS=$t PEERS_WORK="$WORK" \
-      cargo bench -q --bench workloads -- w1 w2 --skip rows --skip hidden ${DIVAN_ARGS:-}) |
-      tee "$OUT/downhill_workloads_${t}t_$STAMP.txt"
+  ROUNDS="${ROUNDS:-1}"
+  [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS is \"$ROUNDS\"; set it to a whole number of rounds, 1 or more"
+  ROUND_FILES=()
+  for ((r = 1; r <= ROUNDS; r++)); do
+    TAG="_compare_${STAMP}_r$r"
+    for t in 1 2; do
+      # The `w1` filter also runs `w1_bound` (W1's memory-traffic bound) in the same process.
+      echo "== round $r/$ROUNDS, downhill: cargo bench --bench workloads -- w1 w2 (DOWNHILL_THREADS=$t)"
+      # shellcheck disable=SC2086
+      (cd "$ROOT" && DOWNHILL_THREADS=$t PEERS_WORK="$WORK" \
+        cargo bench -q --bench workloads -- w1 w2 --skip rows --skip hidden ${DIVAN_ARGS:-}) |
+        tee "$OUT/downhill_workloads_${t}t${TAG}.txt"
+      ROUND_FILES+=("--workloads-${t}t" "$OUT/downhill_workloads_${t}t${TAG}.txt")
+    done
+    echo "== round $r/$ROUNDS, peers: bench_logreg_fullbatch.py (W1) and bench_mlp_minibatch.py (W2)"
+    (
+      cd "$PEERS_DIR"
+      export PEERS_WORK="$WORK" MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456 PEERS_TAG="$TAG"
+      "$PY" bench_logreg_fullbatch.py
+      "$PY" bench_mlp_minibatch.py
+    )
+    ROUND_FILES+=(--w1 "$OUT/logreg_fullbatch${TAG}.json" --w2 "$OUT/mlp_minibatch${TAG}.json")
   done
-  echo "== peers: bench_logreg_fullbatch.py (W1) and bench_mlp_minibatch.py (W2)"
-  (
-    cd "$PEERS_DIR"
-    export PEERS_WORK="$WORK" MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456 PEERS_TAG="_compare_$STAMP"
-    "$PY" bench_logreg_fullbatch.py
-    "$PY" bench_mlp_minibatch.py
-  )
+  BEST=""
+  if [[ "$ROUNDS" != "1" ]]; then
+    BEST=" Each row is the lowest median of $ROUNDS rounds, taken the same way for every implementation (ROUNDS=$ROUNDS; each round runs downhill, then the peers)."
+  fi
   LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
   HEADER="Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), \
 load average $LOAD_START at the start and $LOAD_END at the end (the runs themselves count: about 1 on an idle machine), \
 with \`bash scripts/bench_compare.sh\`. Milliseconds per step, medians; W3 in µs. \
 Thread count t means DOWNHILL_THREADS=t for downhill (its kernels and GEMMs), \
-threadpoolctl / torch.set_num_threads / CPU pinning for the peers.
+threadpoolctl / torch.set_num_threads / CPU pinning for the peers.$BEST
 
 "
   MDS=(--markdown "$OUT/compare_$STAMP.md")
   if [[ "${BOOK_SNAPSHOT:-0}" == "1" ]]; then
     MDS+=(--markdown "$ROOT/book/src/generated/perf/table.md")
   fi
-  EXTRA=(--workloads-1t "$OUT/downhill_workloads_1t_$STAMP.txt" --workloads-2t "$OUT/downhill_workloads_2t_$STAMP.txt"
-    --w1 "$OUT/logreg_fullbatch_compare_$STAMP.json" --w2 "$OUT/mlp_minibatch_compare_$STAMP.json"
-    "${MDS[@]}" --header "$HEADER")
+  EXTRA=("${ROUND_FILES[@]}" "${MDS[@]}" --header "$HEADER")
 fi
 
 echo "== after the run, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
