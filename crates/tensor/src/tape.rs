@@ -145,21 +145,11 @@ pub(crate) struct GradSlots<'a, T: Float> {
 impl<T: Float> GradSlots<'_, T> {
     /// The gradient buffer of `id` (zeroed on first touch), or `None` if `id` needs no gradient.
     pub(crate) fn get(&mut self, id: u32) -> Option<&mut [T]> {
-        if id == NONE {
-            return None;
+        let (b, fresh) = self.get_overwrite(id)?;
+        if fresh {
+            b.fill(T::zero());
         }
-        let i = id as usize;
-        let node = &self.nodes[i];
-        if !node.requires_grad {
-            return None;
-        }
-        if !self.has[i] {
-            let b = &mut self.bufs[i];
-            b.clear();
-            b.resize(node.shape.numel(), T::zero());
-            self.has[i] = true;
-        }
-        Some(&mut self.bufs[i])
+        Some(b)
     }
 
     /// The gradient buffer of `id` for a rule that can overwrite it, and whether it must:
