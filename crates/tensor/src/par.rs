@@ -85,7 +85,8 @@ struct State {
     epoch: u64,
     /// Workers inside the current job's closure.
     active: usize,
-    panicked: bool,
+    /// The first panic of a worker inside the current job, re-raised on the caller.
+    panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// How long a worker keeps watching for the next job before it parks. Waking a parked thread
@@ -112,7 +113,7 @@ fn pool() -> &'static Pool {
             workers: AtomicUsize::new(0),
             epoch: AtomicU64::new(0),
             busy: Mutex::new(()),
-            state: Mutex::new(State { job: None, helpers: 0, epoch: 0, active: 0, panicked: false }),
+            state: Mutex::new(State { job: None, helpers: 0, epoch: 0, active: 0, panic: None }),
             work: Condvar::new(),
             done: Condvar::new(),
         }));
@@ -154,9 +155,11 @@ fn worker(pool: &'static Pool) {
         // SAFETY: `run` does not return (and the closure stays alive) while `active` counts this
         // worker, which lasts until the decrement below.
         let f = unsafe { &*job.0 };
-        let ok = catch_unwind(AssertUnwindSafe(f)).is_ok();
+        let result = catch_unwind(AssertUnwindSafe(f));
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.panicked |= !ok;
+        if let Err(payload) = result {
+            st.panic.get_or_insert(payload);
+        }
         st.active -= 1;
         if st.active == 0 {
             pool.done.notify_one();
@@ -188,24 +191,28 @@ fn run(helpers: usize, f: &(dyn Fn() + Sync)) {
         st.active = 0;
         st.epoch += 1;
         pool.epoch.store(st.epoch, Ordering::Release);
-        st.panicked = false;
+        st.panic = None;
         pool.work.notify_all();
     }
     let mine = catch_unwind(AssertUnwindSafe(f));
-    let panicked = {
+    let worker_panic = {
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         // No worker may join from now on; wait for those inside `f` (each finishing a chunk).
         st.job = None;
         while st.active > 0 {
             st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        st.panicked
+        st.panic.take()
     };
     drop(guard);
     if let Err(p) = mine {
         std::panic::resume_unwind(p);
     }
-    assert!(!panicked, "downhill: a worker thread panicked in a kernel");
+    // A closure that panicked on a worker (a kernel bug, or a caller's `zip_chunks` closure)
+    // panics here with its own message, as if it had run on this thread.
+    if let Some(p) = worker_panic {
+        std::panic::resume_unwind(p);
+    }
 }
 
 /// Calls `f(c)` for every chunk index `c < chunks`, on up to [`threads()`] threads: each thread
@@ -510,6 +517,34 @@ mod tests {
             assert_eq!(chunks_sum(&x, |c| c.iter().sum()).to_bits(), want.to_bits(), "threads {t}");
         }
         THREADS.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn a_closure_that_panics_on_a_worker_panics_on_the_caller_with_its_own_message() {
+        if pool().workers.load(Ordering::Relaxed) == 0 {
+            return; // one core: nothing runs on a worker
+        }
+        set_threads(2);
+        let mut out = vec![0.0f32; 4 * CHUNK * 8];
+        let inp = vec![1.0f32; out.len()];
+        // The worker may start late and find no chunk left (or another test may hold the pool):
+        // try until a chunk ran on it.
+        for _ in 0..200 {
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                zip_chunks(&mut [&mut out[..]], &[&inp[..]], |o, i| {
+                    if std::thread::current().name().is_some_and(|n| n.starts_with("downhill-")) {
+                        panic!("the caller's kernel failed");
+                    }
+                    o[0].copy_from_slice(i[0]);
+                })
+            }));
+            if let Err(payload) = caught {
+                let msg = payload.downcast_ref::<&str>().copied().unwrap_or("not the caller's message");
+                assert_eq!(msg, "the caller's kernel failed");
+                return;
+            }
+        }
+        panic!("no chunk ran on a worker in 200 tries");
     }
 
     #[test]
