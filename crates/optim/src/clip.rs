@@ -109,30 +109,11 @@ fn lanes_sum_sq_generic<T: Float>(g: &[T]) -> f64 {
     lanes.iter().sum::<f64>()
 }
 
-/// [`lanes_sum_sq_generic`] compiled for the widest vectors the CPU has: the lanes are the vector
-/// and there is no fused multiply-add, so every version gives the same sum.
-pub(crate) fn lanes_sum_sq<T: Float>(g: &[T]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<T: Float>(g: &[T]) -> f64 {
-            lanes_sum_sq_generic(g)
-        }
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2<T: Float>(g: &[T]) -> f64 {
-            lanes_sum_sq_generic(g)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { avx512(g) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { avx2(g) };
-        }
-    }
-    lanes_sum_sq_generic(g)
-}
+downhill_tensor::multiversion!(
+    /// [`lanes_sum_sq_generic`] compiled for the widest vectors the CPU has: the lanes are the
+    /// vector and there is no fused multiply-add, so every version gives the same sum.
+    lanes_sum_sq, lanes_sum_sq_generic, (g: &[T]) -> f64
+);
 
 fn tensor_norm<T: Float>(g: &Tensor<T>) -> f64 {
     g.data().iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt()

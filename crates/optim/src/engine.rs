@@ -34,45 +34,19 @@ pub(crate) trait Rule: std::fmt::Debug + Clone + Sync {
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64);
 }
 
-/// [`Rule::update`] compiled for the widest vectors the CPU has. The rules use only `+ − × ÷`
-/// and `sqrt` (no fused multiply-add), which round the same in every instruction set, so the
-/// result is the same whichever version runs.
-fn update_simd<T: Float, R: Rule>(rule: &R, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<T: Float, R: Rule>(
-            rule: &R,
-            p: &mut [T],
-            g: &[T],
-            bufs: &mut [&mut [T]],
-            lr: f64,
-            t: u64,
-        ) {
-            rule.update(p, g, bufs, lr, t)
-        }
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2<T: Float, R: Rule>(
-            rule: &R,
-            p: &mut [T],
-            g: &[T],
-            bufs: &mut [&mut [T]],
-            lr: f64,
-            t: u64,
-        ) {
-            rule.update(p, g, bufs, lr, t)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { avx512(rule, p, g, bufs, lr, t) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { avx2(rule, p, g, bufs, lr, t) };
-        }
-    }
+/// [`Rule::update`] as a function, for [`update_simd`] to compile in each vector width.
+#[inline(always)]
+fn update_generic<T: Float, R: Rule>(rule: &R, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64) {
     rule.update(p, g, bufs, lr, t)
 }
+
+downhill_tensor::multiversion!(
+    /// [`Rule::update`] compiled for the widest vectors the CPU has. The rules use only `+ − × ÷`
+    /// and `sqrt` (no fused multiply-add), which round the same in every instruction set, so the
+    /// result is the same whichever version runs.
+    update_simd<T: Float, R: Rule>, update_generic,
+    (rule: &R, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64) -> ()
+);
 
 /// Runs `rule` on one parameter: large tensors in fixed chunks on the pool's threads
 /// ([`downhill_tensor::zip_chunks_sum`]), each chunk vectorized ([`update_simd`]). With `norm`,

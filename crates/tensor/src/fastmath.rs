@@ -180,18 +180,29 @@ fn bce_grad_generic<T: Float>(z: &[T], y: &[T], gs: f64, d: &mut [T]) {
     }
 }
 
+/// Defines `pub(crate) fn $name`, which calls `$generic` compiled for AVX-512F, else AVX2, else
+/// the baseline, chosen at run time (x86-64; elsewhere the baseline only). `$generic` must be
+/// `#[inline(always)]`, so that it is compiled inside each version, and must round the same in
+/// each: `+ − × ÷` and `sqrt`, no fused multiply-add. The generics default to `<T: Float>`.
+///
+/// Shared by downhill's crates (the optimizers' update rules use it); not part of the API.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! multiversion {
     ($(#[$doc:meta])* $name:ident, $generic:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $crate::multiversion!($(#[$doc])* $name<T: $crate::Float>, $generic, ($($arg: $ty),*) -> $ret);
+    };
+    ($(#[$doc:meta])* $name:ident<$($g:ident: $b:path),+>, $generic:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         $(#[$doc])*
-        pub(crate) fn $name<T: Float>($($arg: $ty),*) -> $ret {
+        pub(crate) fn $name<$($g: $b),+>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512<T: Float>($($arg: $ty),*) -> $ret {
+                unsafe fn avx512<$($g: $b),+>($($arg: $ty),*) -> $ret {
                     $generic($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
-                unsafe fn avx2<T: Float>($($arg: $ty),*) -> $ret {
+                unsafe fn avx2<$($g: $b),+>($($arg: $ty),*) -> $ret {
                     $generic($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
@@ -207,8 +218,6 @@ macro_rules! multiversion {
         }
     };
 }
-
-pub(crate) use multiversion;
 
 /// Calls `$k::<T, K>` for the feature counts 1..=16, else `$generic`.
 macro_rules! by_k {
@@ -237,11 +246,11 @@ macro_rules! by_k {
 
 pub(crate) use by_k;
 
-multiversion!(
+crate::multiversion!(
     /// [`bce_sum_generic`], compiled for the widest vectors the CPU has (same result on each).
     bce_sum, bce_sum_generic, (z: &[T], y: &[T]) -> f64
 );
-multiversion!(
+crate::multiversion!(
     /// [`bce_grad_generic`], compiled for the widest vectors the CPU has (same result on each).
     bce_grad, bce_grad_generic, (z: &[T], y: &[T], gs: f64, d: &mut [T]) -> ()
 );

@@ -262,7 +262,7 @@ fn linear_bce_rows_any<T: Float>(x: &[T], w: &[T], b: T, y: &[T], grad: bool, pa
     }
 }
 
-crate::fastmath::multiversion!(
+crate::multiversion!(
     /// [`linear_bce_rows_any`], compiled for the widest vectors the CPU has (same result on each).
     linear_bce_rows, linear_bce_rows_any,
     (x: &[T], w: &[T], b: T, y: &[T], grad: bool, part: &mut [f64], k: usize) -> ()

@@ -75,8 +75,8 @@ fn matvec_t_rows_any<T: Float>(x: &[T], g: &[T], k: usize, p: &mut [T]) {
     crate::fastmath::by_k!(k, matvec_t_rows_k, generic, (x, g, p))
 }
 
-crate::fastmath::multiversion!(matvec_rows, matvec_rows_generic, (x: &[T], w: &[T], k: usize, out: &mut [T]) -> ());
-crate::fastmath::multiversion!(matvec_t_rows, matvec_t_rows_any, (x: &[T], g: &[T], k: usize, p: &mut [T]) -> ());
+crate::multiversion!(matvec_rows, matvec_rows_generic, (x: &[T], w: &[T], k: usize, out: &mut [T]) -> ());
+crate::multiversion!(matvec_t_rows, matvec_t_rows_any, (x: &[T], g: &[T], k: usize, p: &mut [T]) -> ());
 
 /// `y = x·w` for `x [m, k]` and `w [k]`, by chunks of rows on the pool's threads.
 fn matvec<T: Float>(x: &[T], w: &[T], m: usize, k: usize, y: &mut [T]) {
