@@ -19,7 +19,7 @@ use std::time::Instant;
 use downhill::nn::loss::softmax_cross_entropy;
 use downhill::optim::{Adam, AdamConfig, Optimizer};
 use downhill::tensor::{Grads, Tape, Tensor};
-use support::{Mlp2, MlpShape, W2A, W2B};
+use support::{Mlp2, W2A, W2B, raw_sgemm};
 
 /// Median time in µs of `f` over `reps` runs (after `reps / 10` warm-up runs).
 fn median_us(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -35,44 +35,6 @@ fn median_us(reps: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     t.sort_by(f64::total_cmp);
     t[reps / 2]
-}
-
-/// `(name, m, k, n, a transposed, b transposed)` of the step's GEMMs, as the tape issues them.
-fn gemm_calls(s: MlpShape) -> [(&'static str, usize, usize, usize, bool, bool); 5] {
-    let (b, i, h, o) = (s.batch, s.nin, s.nhid, s.nout);
-    [
-        ("fwd  x·W1", b, i, h, false, false),
-        ("fwd  h·W2", b, h, o, false, false),
-        ("bwd  dh = g·W2ᵀ", b, o, h, false, true),
-        ("bwd  dW2 = hᵀ·g", h, b, o, true, false),
-        ("bwd  dW1 = xᵀ·dh", i, b, h, true, false),
-    ]
-}
-
-/// `c += a·b` for one of `gemm_calls`' entries `(m, k, n, ta, tb)`.
-fn raw_sgemm((m, k, n, ta, tb): (usize, usize, usize, bool, bool), a: &[f32], b: &[f32], c: &mut [f32]) {
-    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the operands fit their buffers with these strides; c is exclusively borrowed.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            1.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        )
-    }
 }
 
 fn main() {
@@ -177,11 +139,12 @@ fn main() {
     let mut total_flop = 0.0;
     let mut total_gemm = 0.0;
     println!("\nraw matrixmultiply::sgemm on the step's shapes (beta = 1, one thread):");
-    for (name, mm, k, n, ta, tb) in gemm_calls(shape) {
+    for call in shape.gemm_calls() {
+        let (name, mm, k, n, _, _) = call;
         let a = vec![0.5f32; mm * k];
         let b = vec![0.25f32; k * n];
         let mut c = vec![0.0f32; mm * n];
-        let t = median_us(reps, || raw_sgemm((mm, k, n, ta, tb), &a, &b, &mut c));
+        let t = median_us(reps, || raw_sgemm(call, &a, &b, 1.0, &mut c));
         let flop = 2.0 * (mm * k * n) as f64;
         total_flop += flop;
         total_gemm += t;

@@ -99,44 +99,12 @@ fn an_nn_mlp_step_allocates_only_what_its_gemm_calls_allocate() {
 
 /// Allocations of the five GEMM calls of one W2 step, issued straight to `matrixmultiply`.
 fn raw_gemm_allocations(s: support::MlpShape) -> usize {
-    let (b, i, h, o) = (s.batch, s.nin, s.nhid, s.nout);
+    let (b, i, h) = (s.batch, s.nin, s.nhid);
     let big = (b * i).max(i * h).max(b * h);
     let (x, y) = (vec![0.5f32; big], vec![0.25f32; big]);
     let mut c = vec![0.0f32; big];
-    // (m, k, n, a transposed, b transposed): x·W1, h·W2, dh = g·W2ᵀ, dW2 = hᵀ·g, dW1 = xᵀ·dh.
-    let calls = [
-        (b, i, h, false, false),
-        (b, h, o, false, false),
-        (b, o, h, false, true),
-        (h, b, o, true, false),
-        (i, b, h, true, false),
-    ];
-    let mut run = || {
-        for &(m, k, n, ta, tb) in &calls {
-            let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-            let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-            assert!(m * k <= x.len() && k * n <= y.len() && m * n <= c.len());
-            // SAFETY: the operands fit their buffers with these strides; c is exclusively borrowed.
-            unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    x.as_ptr(),
-                    rsa,
-                    csa,
-                    y.as_ptr(),
-                    rsb,
-                    csb,
-                    0.0,
-                    c.as_mut_ptr(),
-                    n as isize,
-                    1,
-                )
-            }
-        }
-    };
+    let mut run =
+        || s.gemm_calls().into_iter().for_each(|call| support::raw_sgemm(call, &x, &y, 0.0, &mut c));
     run();
     allocations(run)
 }

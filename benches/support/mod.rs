@@ -62,10 +62,52 @@ pub const W2B: MlpShape = MlpShape { nin: 784, nhid: 256, nout: 10, batch: 128 }
 /// The peers cycle through 16 fixed batches.
 pub const N_BATCHES: usize = 16;
 
+/// One GEMM of a W2 step: `(name, m, k, n, a transposed, b transposed)`.
+pub type GemmCall = (&'static str, usize, usize, usize, bool, bool);
+
 impl MlpShape {
     /// FLOP of one step as the peers count them: `6 · batch · (in·hid + hid·out)`.
     pub fn flop(&self) -> usize {
         6 * self.batch * (self.nin * self.nhid + self.nhid * self.nout)
+    }
+
+    /// The step's five GEMMs, as the tape issues them (`x` needs no gradient, so no `dx`).
+    pub fn gemm_calls(&self) -> [GemmCall; 5] {
+        let (b, i, h, o) = (self.batch, self.nin, self.nhid, self.nout);
+        [
+            ("fwd  x·W1", b, i, h, false, false),
+            ("fwd  h·W2", b, h, o, false, false),
+            ("bwd  dh = g·W2ᵀ", b, o, h, false, true),
+            ("bwd  dW2 = hᵀ·g", h, b, o, true, false),
+            ("bwd  dW1 = xᵀ·dh", i, b, h, true, false),
+        ]
+    }
+}
+
+/// `c = a·b + beta·c` for one of [`MlpShape::gemm_calls`], straight to `matrixmultiply` (one
+/// thread), with `a` and `b` read through the call's strides.
+pub fn raw_sgemm((_, m, k, n, ta, tb): GemmCall, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // SAFETY: the operands fit their buffers with these strides; c is exclusively borrowed.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
     }
 }
 
