@@ -146,8 +146,17 @@ impl Linear {
         x: Var<'t, T>,
     ) -> Result<Var<'t, T>> {
         let at = Site::caller();
-        let shape = x.shape()?;
-        check_input(&shape, || self.describe(), self.in_features, at)?;
+        check_input(&x.shape()?, || self.describe(), self.in_features, at)?;
+        self.forward_checked(tape, params, x)
+    }
+
+    /// `x·W + b` for an `x` whose shape [`check_input`] accepted.
+    fn forward_checked<'t, T: Float>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Params<T>,
+        x: Var<'t, T>,
+    ) -> Result<Var<'t, T>> {
         let mut y = x.matmul(tape.param(params, self.weight));
         if let Some(b) = self.bias {
             y = y.broadcast_add(tape.param(params, b));
@@ -181,7 +190,7 @@ impl Linear {
                 let (w, b) = (tape.param(params, self.weight), tape.param(params, b));
                 x.try_linear_bce_with_logits_mean(w, b, y)
             }
-            _ => crate::loss::try_bce_with_logits_loss(self.try_forward(tape, params, x)?, y),
+            _ => crate::loss::try_bce_with_logits_loss(self.forward_checked(tape, params, x)?, y),
         }
     }
 
