@@ -80,14 +80,34 @@ impl<T: Float> Params<T> {
     }
 
     /// The name of a parameter.
+    ///
+    /// Panics only if `id` came from another, larger store; use [`Params::try_name`] to check.
     pub fn name(&self, id: ParamId) -> &str {
         &self.names[id.index()]
     }
 
+    /// The name of a parameter, or an error naming the store's contents.
+    pub fn try_name(&self, id: ParamId) -> Result<&str> {
+        self.names
+            .get(id.index())
+            .map(String::as_str)
+            .ok_or_else(|| self.unknown(format!("with id {}", id.index())))
+    }
+
     /// Mutable value of a parameter (copy-on-write if a tape still shares it: clear the tape
     /// before updating to avoid the copy).
+    ///
+    /// Panics only if `id` came from another, larger store; use [`Params::try_get_mut`] to check.
     pub fn get_mut(&mut self, id: ParamId) -> &mut Tensor<T> {
         &mut self.tensors[id.index()]
+    }
+
+    /// [`Params::get_mut`], or an error naming the store's contents.
+    pub fn try_get_mut(&mut self, id: ParamId) -> Result<&mut Tensor<T>> {
+        if id.index() >= self.tensors.len() {
+            return Err(self.unknown(format!("with id {}", id.index())));
+        }
+        Ok(&mut self.tensors[id.index()])
     }
 
     /// Replaces a parameter's value; the shape must stay the same.

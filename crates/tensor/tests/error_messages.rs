@@ -208,3 +208,17 @@ fn file_errors() {
     assert_snapshot!("load_garbage", msg(io::from_bytes::<f64>(b"GIF89a....", origin)));
     assert_snapshot!("load_missing_file", msg(io::load::<f64>("/nonexistent/dir/w.safetensors")));
 }
+
+/// An id from another, larger store: every `try_` accessor of `Params` gives the typed error
+/// (the plain accessors panic, as documented).
+#[test]
+fn a_foreign_param_id_is_a_typed_error_from_every_try_accessor() {
+    let mut p = Params::<f64>::new();
+    let w = p.insert("layer1.weight", z(&[2, 2])).unwrap();
+    let mut q = p.clone();
+    let b = q.insert("layer1.bias", z(&[2])).unwrap();
+    let foreign = |e: Error| matches!(e, Error::UnknownParam { .. });
+    assert!(p.try_get(b).is_err_and(foreign) && p.try_name(b).is_err_and(foreign));
+    assert!(p.try_get_mut(b).is_err_and(foreign) && p.try_get_mut(w).is_ok());
+    assert_eq!(p.try_name(w).unwrap(), "layer1.weight");
+}
