@@ -1,11 +1,12 @@
 //! Where one W2 step (MLP + Adam, `benches/support/mod.rs`) spends its time: each phase of the step
-//! timed on its own (median of many runs), and the step's five GEMMs issued straight to
-//! `matrixmultiply` on the same shapes and strides, for the GEMMs' share and their GFLOP/s.
+//! timed on its own (median of many runs), and the step's five GEMMs issued directly (through the
+//! library the tape picks for each layout) on the same shapes and strides, for the GEMMs' share
+//! and their GFLOP/s.
 //!
 //!     DOWNHILL_THREADS=1 cargo run --release --example w2_profile -- b
 //!     DOWNHILL_THREADS=2 cargo run --release --example w2_profile -- b
 //!
-//! The raw `matrixmultiply` calls are single-threaded: at 2 threads they show one core's rate.
+//! The direct GEMM calls are single-threaded: at 2 threads they show one core's rate.
 //!     cargo run --release --example w2_profile -- b loop 5000   # just steps (for `perf record`)
 //!
 //! Not part of the book; a measuring tool for the performance work.
@@ -19,7 +20,7 @@ use std::time::Instant;
 use downhill::nn::loss::softmax_cross_entropy;
 use downhill::optim::{Adam, AdamConfig, Optimizer};
 use downhill::tensor::{Grads, Tape, Tensor};
-use support::{Mlp2, W2A, W2B, raw_sgemm};
+use support::{Mlp2, W2A, W2B, raw_gemm};
 
 /// Median time in µs of `f` over `reps` runs (after `reps / 10` warm-up runs).
 fn median_us(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -138,13 +139,13 @@ fn main() {
     // Backward cut into its parts by timing the GEMMs alone.
     let mut total_flop = 0.0;
     let mut total_gemm = 0.0;
-    println!("\nraw matrixmultiply::sgemm on the step's shapes (beta = 1, one thread):");
+    println!("\nthe step's GEMMs called directly (beta = 1, one thread):");
     for call in shape.gemm_calls() {
         let (name, mm, k, n, _, _) = call;
         let a = vec![0.5f32; mm * k];
         let b = vec![0.25f32; k * n];
         let mut c = vec![0.0f32; mm * n];
-        let t = median_us(reps, || raw_sgemm(call, &a, &b, 1.0, &mut c));
+        let t = median_us(reps, || raw_gemm(call, &a, &b, 1.0, &mut c));
         let flop = 2.0 * (mm * k * n) as f64;
         total_flop += flop;
         total_gemm += t;

@@ -1,7 +1,7 @@
 //! The benchmark workloads allocate nothing per step in steady state: W1 (logistic regression GD
 //! on 60,000 rows, which takes the large-tensor kernels) makes no allocation at all, and a W2 step
 //! (MLP + Adam) on one thread makes exactly the allocations of its five GEMM calls made directly
-//! to `matrixmultiply` (its packing buffer, one per call) and nothing else. And W1 training holds at
+//! (the GEMM libraries' packing buffers) and nothing else. And W1 training holds at
 //! most 1.5× its dataset's bytes plus a constant: the training state keeps one copy of `X` and `y`,
 //! and the steps add at most half of that at their peak.
 //!
@@ -97,14 +97,14 @@ fn an_nn_mlp_step_allocates_only_what_its_gemm_calls_allocate() {
     assert!(step() < first, "the MLP trains");
 }
 
-/// Allocations of the five GEMM calls of one W2 step, issued straight to `matrixmultiply`.
+/// Allocations of the five GEMM calls of one W2 step, issued directly (through the library the
+/// tape picks for each layout).
 fn raw_gemm_allocations(s: support::MlpShape) -> usize {
     let (b, i, h) = (s.batch, s.nin, s.nhid);
     let big = (b * i).max(i * h).max(b * h);
     let (x, y) = (vec![0.5f32; big], vec![0.25f32; big]);
     let mut c = vec![0.0f32; big];
-    let mut run =
-        || s.gemm_calls().into_iter().for_each(|call| support::raw_sgemm(call, &x, &y, 0.0, &mut c));
+    let mut run = || s.gemm_calls().into_iter().for_each(|call| support::raw_gemm(call, &x, &y, 0.0, &mut c));
     run();
     allocations(run)
 }
@@ -112,8 +112,8 @@ fn raw_gemm_allocations(s: support::MlpShape) -> usize {
 #[test]
 fn a_w2_step_allocates_only_what_its_gemm_calls_allocate() {
     let _one_at_a_time = serial();
-    // One thread: each GEMM is one `matrixmultiply` call. With more, a large GEMM is cut into
-    // blocks, one call (and one packing buffer) each, on whichever thread takes the block.
+    // One thread: each GEMM is one call. With more, a large GEMM is cut into blocks, one call (and
+    // one packing buffer) each, on whichever thread takes the block.
     downhill::tensor::set_threads(1);
     for shape in [W2A, W2B] {
         let mut m = Mlp2::new(shape);
@@ -129,7 +129,11 @@ fn a_w2_step_allocates_only_what_its_gemm_calls_allocate() {
             "a steady-state W2 step ({}-{}-{}) allocated {n} times; its 5 GEMM calls made directly allocate {gemm}",
             shape.nin, shape.nhid, shape.nout
         );
-        assert!(gemm <= 5, "matrixmultiply allocated {gemm} times in 5 calls");
+        // At most two packing buffers per library call (matrixmultiply takes one, the gemm crate up
+        // to two), and the gemm crate takes a product in calls of k ≤ 256: W2b's x·W1 (k = 784)
+        // is four calls, so its step makes eight calls.
+        let calls = if shape.nin > 256 { 8 } else { 5 };
+        assert!(gemm <= 2 * calls, "the GEMM libraries allocated {gemm} times in {calls} calls");
         // Guards the guard: a first step on a fresh model allocates, so the counter is live.
         assert!(
             allocations(|| {

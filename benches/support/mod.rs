@@ -84,31 +84,11 @@ impl MlpShape {
     }
 }
 
-/// `c = a·b + beta·c` for one of [`MlpShape::gemm_calls`], straight to `matrixmultiply` (one
-/// thread), with `a` and `b` read through the call's strides.
-pub fn raw_sgemm((_, m, k, n, ta, tb): GemmCall, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
-    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the operands fit their buffers with these strides; c is exclusively borrowed.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        )
-    }
+/// `c = a·b + beta·c` for one of [`MlpShape::gemm_calls`] issued directly, on one thread, through
+/// the GEMM library the tape picks for that layout (matrixmultiply or the `gemm` crate), with `a`
+/// and `b` read through the call's strides.
+pub fn raw_gemm((_, m, k, n, ta, tb): GemmCall, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    downhill::tensor::gemm_slices((m, k, n), (a, ta), (b, tb), beta, c)
 }
 
 /// The W2 training state: parameters, batches, and the stores a step reuses.

@@ -38,6 +38,7 @@ mod display;
 mod error;
 mod fastmath;
 mod float;
+mod gemm_call;
 pub mod io;
 pub mod ops;
 mod par;
@@ -51,6 +52,8 @@ mod var;
 
 pub use error::{Error, Pass, Result, Site};
 pub use float::Float;
+#[doc(hidden)]
+pub use gemm_call::gemm_slices;
 pub use ops::binary::BinaryOp;
 pub use ops::custom::{CustomOp, TensorRef};
 pub use ops::unary::UnaryOp;

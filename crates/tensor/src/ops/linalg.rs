@@ -5,6 +5,7 @@
 //! buffers (`beta = 1`).
 
 use crate::error::{Error, Result, Site};
+use crate::gemm_call::gemm_call;
 use crate::par::{self, CHUNK, LARGE, SendPtr};
 use crate::tape::{Aux, GradSlots, Vals};
 use crate::{Float, Shape, Var};
@@ -212,21 +213,13 @@ fn gemm_on<T: Float>(
         // writes only rows (or columns) `lo..hi` of the exclusively borrowed m×n `c`, which no
         // other block touches.
         unsafe {
-            T::gemm(
-                bm,
-                k,
-                bn,
-                T::one(),
-                a.data.as_ptr().offset(ao),
-                a.rs,
-                a.cs,
-                b.data.as_ptr().offset(bo),
-                b.rs,
-                b.cs,
+            gemm_call(
+                (bm, k, bn),
+                (a.data.as_ptr().offset(ao), a.rs, a.cs),
+                (b.data.as_ptr().offset(bo), b.rs, b.cs),
                 beta,
                 cp.at(co),
                 n as isize,
-                1,
             );
         }
     };

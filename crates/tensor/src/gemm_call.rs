@@ -1,0 +1,200 @@
+//! One single-threaded GEMM call, `c = a·b + beta·c` on strided layouts: which library runs it.
+//!
+//! Two GEMM crates, one result. matrixmultiply cuts `k` into blocks of [`KC`] and computes each
+//! element as a fused multiply-add chain over a block in `k` order, added to `c` block by block.
+//! The `gemm` crate computes the same chain when it gets one block at a time (`k ≤ 512`, so its
+//! own blocking does not cut it, and a block shape that takes its general kernel), so cutting
+//! `k` into the same blocks and adding each into `c` gives the same bits as matrixmultiply:
+//! `gemm_call_gives_matrixmultiplys_bits` checks it.
+//!
+//! Which is faster depends on the layout of `a`: for a row-major `a` (the forward `x·W`) the
+//! `gemm` crate is 10–30% faster on one core here and 2–3× faster for a narrow `b` (`h·W2` with
+//! ten columns), because matrixmultiply gathers a row-major `a` one value at a time when it packs
+//! it. For a column-major `a` (the backward `xᵀ·g`) matrixmultiply is as fast or faster. So a
+//! row-major `a` with a row-major `b` goes to `gemm`, everything else to matrixmultiply.
+
+use crate::Float;
+
+/// matrixmultiply's `k` block for `f32` and `f64` (its `S_KC` and `D_KC`).
+const KC: usize = 256;
+
+/// `c (m × n, row stride ldc, column stride 1) = a·b + beta·c`, `a` `m × k` with strides
+/// `(rsa, csa)`, `b` `k × n` with strides `(rsb, csb)`, on the calling thread.
+///
+/// # Safety
+/// The pointers must address matrices of the given sizes and strides; `c` must not overlap them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_call<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    (a, rsa, csa): (*const T, isize, isize),
+    (b, rsb, csb): (*const T, isize, isize),
+    beta: T,
+    c: *mut T,
+    ldc: isize,
+) {
+    if takes_gemm_crate(m, n, (rsa, csa), (rsb, csb), beta) {
+        let mut p = 0;
+        while p < k {
+            let kb = (k - p).min(KC);
+            // `c` is read unless this is the first block and beta = 0 (then it is overwritten).
+            let read = p > 0 || beta != T::zero();
+            // SAFETY: block p..p + kb of a's columns and b's rows lies inside the matrices the
+            // caller vouches for.
+            let (ap, bp) = unsafe { (a.offset(p as isize * csa), b.offset(p as isize * rsb)) };
+            if kb <= 2 {
+                // `gemm` takes another code path for k ≤ 2; matrixmultiply's chain is the same.
+                let block_beta = if read { T::one() } else { T::zero() };
+                // SAFETY: as above.
+                unsafe { T::gemm(m, kb, n, T::one(), ap, rsa, csa, bp, rsb, csb, block_beta, c, ldc, 1) };
+            } else {
+                // SAFETY: as above; `dst = 1·dst + 1·a·b` (or `a·b` when not read), one thread.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        n,
+                        kb,
+                        c,
+                        1,
+                        ldc,
+                        read,
+                        ap,
+                        csa,
+                        rsa,
+                        bp,
+                        csb,
+                        rsb,
+                        T::one(),
+                        T::one(),
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    )
+                };
+            }
+            p += kb;
+        }
+    } else {
+        // SAFETY: forwarded.
+        unsafe { T::gemm(m, k, n, T::one(), a, rsa, csa, b, rsb, csb, beta, c, ldc, 1) };
+    }
+}
+
+/// One product through [`gemm_call`] on the calling thread, as the tape issues it: `a` is `m × k`
+/// stored row-major (or, with `ta`, its transpose stored: `k × m` row-major), `b` likewise
+/// `k × n` (`tb`), `c` `m × n` row-major. For benches and tests that issue a step's GEMMs directly
+/// (its time, its allocations); not part of the API.
+///
+/// # Panics
+/// If a buffer is shorter than its matrix.
+#[doc(hidden)]
+pub fn gemm_slices<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    (a, ta): (&[T], bool),
+    (b, tb): (&[T], bool),
+    beta: T,
+    c: &mut [T],
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm_slices: a buffer is too short");
+    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    // SAFETY: the asserted lengths hold the matrices these strides describe; `c` is borrowed
+    // exclusively, so it overlaps neither operand.
+    unsafe {
+        gemm_call((m, k, n), (a.as_ptr(), rsa, csa), (b.as_ptr(), rsb, csb), beta, c.as_mut_ptr(), n as isize)
+    }
+}
+
+/// Whether [`gemm_call`] hands this product to the `gemm` crate: `a` and `b` row-major, at least
+/// two rows and columns (`gemm` has matrix-vector paths with another order), `beta` 0 or 1.
+fn takes_gemm_crate<T: Float>(m: usize, n: usize, a: (isize, isize), b: (isize, isize), beta: T) -> bool {
+    a.1 == 1
+        && a.0 != 1
+        && b.1 == 1
+        && b.0 != 1
+        && m >= 2
+        && n >= 2
+        && (beta == T::zero() || beta == T::one())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vals<T: Float>(seed: u64, n: usize) -> Vec<T> {
+        (0..n as u64)
+            .map(|i| {
+                let z =
+                    (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                T::of(((z >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
+            })
+            .collect()
+    }
+
+    /// Every layout and `beta`, with `k` around the block edges (1, 2, 3, 255–258, 513, 784, 1000)
+    /// and shapes with partial tiles, the call gives matrixmultiply's bits; a stale NaN in `c` is
+    /// overwritten when `beta = 0`; the call writes only its block of a wider `c`.
+    fn check<T: Float>() {
+        let mut routed = 0;
+        for (m, n) in [(2, 2), (3, 17), (37, 133), (128, 10), (64, 128), (16, 300)] {
+            for k in [1, 2, 3, 255, 256, 257, 258, 513, 784, 1000] {
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let (ad, bd) = (vals::<T>(1, m * k), vals::<T>(2, k * n));
+                    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+                    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+                    for beta in [T::zero(), T::one()] {
+                        routed += usize::from(takes_gemm_crate(m, n, (rsa, csa), (rsb, csb), beta));
+                        // c is the middle n columns of an m × (n + 5) matrix, NaN where beta = 0.
+                        let ldc = n + 5;
+                        let mut start = vals::<T>(3, m * ldc);
+                        if beta == T::zero() {
+                            for row in start.chunks_exact_mut(ldc) {
+                                row[2..2 + n].fill(T::nan());
+                            }
+                        }
+                        let (mut got, mut want) = (start.clone(), start.clone());
+                        // SAFETY: the strides describe the m×k and k×n buffers; c's block of
+                        // m rows × n columns from column 2 lies inside the m × ldc buffer.
+                        unsafe {
+                            gemm_call(
+                                (m, k, n),
+                                (ad.as_ptr(), rsa, csa),
+                                (bd.as_ptr(), rsb, csb),
+                                beta,
+                                got.as_mut_ptr().add(2),
+                                ldc as isize,
+                            );
+                            T::gemm(
+                                m,
+                                k,
+                                n,
+                                T::one(),
+                                ad.as_ptr(),
+                                rsa,
+                                csa,
+                                bd.as_ptr(),
+                                rsb,
+                                csb,
+                                beta,
+                                want.as_mut_ptr().add(2),
+                                ldc as isize,
+                                1,
+                            );
+                        }
+                        let bits = |v: &[T]| v.iter().map(|x| x.f64().to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&got), bits(&want), "{m}x{k}x{n} ta {ta} tb {tb} beta {beta}");
+                        assert!(got.iter().all(|x| x.is_finite()), "{m}x{k}x{n}: a NaN survived");
+                    }
+                }
+            }
+        }
+        // Row-major a and b, each shape and beta, except k = 1 (a single column has row stride 1).
+        assert_eq!(routed, 6 * 9 * 2, "which products go to the gemm crate");
+    }
+
+    #[test]
+    fn gemm_call_gives_matrixmultiplys_bits() {
+        check::<f32>();
+        check::<f64>();
+    }
+}
