@@ -85,6 +85,10 @@ struct State {
     epoch: u64,
     /// Workers inside the current job's closure.
     active: usize,
+    /// Workers parked on `work` (the others are watching `Pool::epoch`).
+    parked: usize,
+    /// Whether the caller is parked on `done`, waiting for the last worker.
+    caller_parked: bool,
     /// The first panic of a worker inside the current job, re-raised on the caller.
     panic: Option<Box<dyn std::any::Any + Send>>,
 }
@@ -99,6 +103,8 @@ struct Pool {
     workers: AtomicUsize,
     /// `State::epoch`, readable without the lock by watching workers.
     epoch: AtomicU64,
+    /// `State::active`, readable without the lock by a caller watching for its workers to finish.
+    active: AtomicUsize,
     busy: Mutex<()>,
     state: Mutex<State>,
     work: Condvar,
@@ -112,8 +118,17 @@ fn pool() -> &'static Pool {
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             workers: AtomicUsize::new(0),
             epoch: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
             busy: Mutex::new(()),
-            state: Mutex::new(State { job: None, helpers: 0, epoch: 0, active: 0, panic: None }),
+            state: Mutex::new(State {
+                job: None,
+                helpers: 0,
+                epoch: 0,
+                active: 0,
+                parked: 0,
+                caller_parked: false,
+                panic: None,
+            }),
             work: Condvar::new(),
             done: Condvar::new(),
         }));
@@ -139,13 +154,16 @@ fn worker(pool: &'static Pool) {
         let job = {
             let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
             while st.epoch == seen {
+                st.parked += 1;
                 st = pool.work.wait(st).unwrap_or_else(|e| e.into_inner());
+                st.parked -= 1;
             }
             seen = st.epoch;
             match st.job {
                 Some(job) if st.helpers > 0 => {
                     st.helpers -= 1;
                     st.active += 1;
+                    pool.active.store(st.active, Ordering::Release);
                     job
                 }
                 // Finished before this worker woke up, or enough helpers already.
@@ -161,7 +179,8 @@ fn worker(pool: &'static Pool) {
             st.panic.get_or_insert(payload);
         }
         st.active -= 1;
-        if st.active == 0 {
+        pool.active.store(st.active, Ordering::Release);
+        if st.active == 0 && st.caller_parked {
             pool.done.notify_one();
         }
     }
@@ -192,15 +211,29 @@ fn run(helpers: usize, f: &(dyn Fn() + Sync)) {
         st.epoch += 1;
         pool.epoch.store(st.epoch, Ordering::Release);
         st.panic = None;
-        pool.work.notify_all();
+        // Watching workers see the new epoch without a wake-up (a system call).
+        if st.parked > 0 {
+            pool.work.notify_all();
+        }
     }
     let mine = catch_unwind(AssertUnwindSafe(f));
     let worker_panic = {
         let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         // No worker may join from now on; wait for those inside `f` (each finishing a chunk).
         st.job = None;
-        while st.active > 0 {
-            st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
+        if st.active > 0 {
+            // Watch for them for a while first: a parked caller takes 10–25 µs to wake up.
+            drop(st);
+            let since = Instant::now();
+            while pool.active.load(Ordering::Acquire) > 0 && since.elapsed() < SPIN {
+                std::hint::spin_loop();
+            }
+            st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.caller_parked = true;
+            while st.active > 0 {
+                st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            st.caller_parked = false;
         }
         st.panic.take()
     };
