@@ -63,8 +63,9 @@ impl Rule for AdagradRule {
         let [s] = bufs else { return };
         let (eps, lr) = (T::of(self.eps), T::of(lr));
         for ((p, s), &g) in p.iter_mut().zip(s.iter_mut()).zip(g) {
-            *s += g * g;
-            *p -= lr * g / (s.sqrt() + eps);
+            let s_new = *s + g * g;
+            *s = s_new;
+            *p -= lr * g / (s_new.sqrt() + eps);
         }
     }
 }

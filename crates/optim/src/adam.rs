@@ -85,9 +85,9 @@ impl Rule for AdamRule {
             T::of(self.eps),
         );
         for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-            *m = b1 * *m + c1 * g;
-            *v = b2 * *v + c2 * g * g;
-            *p -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);
+            let (m_new, v_new) = (b1 * *m + c1 * g, b2 * *v + c2 * g * g);
+            (*m, *v) = (m_new, v_new);
+            *p -= step_size * m_new / (v_new.sqrt() / bc2_sqrt + eps);
         }
     }
     // ANCHOR_END: update

@@ -31,6 +31,11 @@ pub(crate) trait Rule: std::fmt::Debug + Clone + Sync {
     /// Elementwise: element `i` of `p` and of each buffer depends only on element `i` of `p`,
     /// `g` and the buffers. The engine relies on it to run large tensors in chunks on several
     /// threads (the same result for any thread count).
+    ///
+    /// Write each new buffer value from a local and compute with the local (`let m_new = …;
+    /// *m = m_new;`), never read an element back right after writing it: the compiler cannot tell
+    /// the buffers apart, so it reloads it, and a CPU whose 512-bit stores do not forward to a
+    /// 512-bit load (Zen 4) then waits for the store: Adam ran at half speed that way.
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64);
 }
 

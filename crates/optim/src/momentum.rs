@@ -77,8 +77,9 @@ impl Rule for MomentumRule {
             MomentumForm::Classical => T::one(),
         };
         for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
-            *v = beta * *v + gain * g;
-            *p -= lr * *v;
+            let v_new = beta * *v + gain * g;
+            *v = v_new;
+            *p -= lr * v_new;
         }
     }
     // ANCHOR_END: update

@@ -50,8 +50,9 @@ impl Rule for NesterovRule {
         let [b] = bufs else { return };
         let (beta, lr) = (T::of(self.beta), T::of(lr));
         for ((p, b), &g) in p.iter_mut().zip(b.iter_mut()).zip(g) {
-            *b = beta * *b + g;
-            *p -= lr * (g + beta * *b);
+            let b_new = beta * *b + g;
+            *b = b_new;
+            *p -= lr * (g + beta * b_new);
         }
     }
     // ANCHOR_END: update

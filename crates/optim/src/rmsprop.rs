@@ -89,18 +89,21 @@ impl Rule for RmsPropRule {
             [b, a, ..] => (Some(&mut **b), Some(&mut **a)),
         };
         for (i, ((p, s), &g)) in p.iter_mut().zip(sq.iter_mut()).zip(g).enumerate() {
-            *s = alpha * *s + one_m * g * g;
+            let s_new = alpha * *s + one_m * g * g;
+            *s = s_new;
             let avg = match gavg.as_deref_mut() {
                 Some(ga) => {
-                    ga[i] += one_m * (g - ga[i]);
-                    (*s - ga[i] * ga[i]).sqrt() + eps
+                    let ga_new = ga[i] + one_m * (g - ga[i]);
+                    ga[i] = ga_new;
+                    (s_new - ga_new * ga_new).sqrt() + eps
                 }
-                None => s.sqrt() + eps,
+                None => s_new.sqrt() + eps,
             };
             match buf.as_deref_mut() {
                 Some(b) => {
-                    b[i] = mom * b[i] + g / avg;
-                    *p -= lr * b[i];
+                    let b_new = mom * b[i] + g / avg;
+                    b[i] = b_new;
+                    *p -= lr * b_new;
                 }
                 None => *p -= lr * g / avg,
             }
