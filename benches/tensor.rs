@@ -1,5 +1,5 @@
 //! downhill's tensor benches (divan): the per-step overhead of the tape, per-op overhead at 64×64,
-//! and matmul on the tape against raw `matrixmultiply` in the same run.
+//! and matmul on the tape against the raw GEMM call in the same run.
 //!
 //!     cargo bench --bench tensor                 # everything (~1 min)
 //!     cargo bench --bench tensor -- gd_step      # one group (a substring filter)
@@ -13,8 +13,8 @@
 //!   `forward_backward` = the same with trainable inputs, `.sum()` (unless the op is `sum`) and
 //!   `backward_into`; `raw` = the same arithmetic as a plain loop into a preallocated buffer
 //!   (the floor: `forward − raw` is the tape's overhead per op).
-//! - `matmul`: `n × n · n × n` forward on the tape vs `matrixmultiply::{sgemm, dgemm}` on
-//!   preallocated buffers; the items counter is 2n³ FLOP, so divan's `item/s` reads as FLOP/s.
+//! - `matmul`: `n × n · n × n` forward on the tape vs the same GEMM library call made directly
+//!   (`downhill::tensor::gemm_slices`) on preallocated buffers; the items counter is 2n³ FLOP, so divan's `item/s` reads as FLOP/s.
 //!   The tape's GEMM uses `DOWNHILL_THREADS` threads (default: the available cores) and the raw
 //!   call one, so compare them with `DOWNHILL_THREADS=1`.
 
@@ -181,24 +181,8 @@ mod per_op_64 {
                 "sigmoid" => out.iter_mut().zip(x).for_each(|(o, &a)| *o = sigmoid(a)),
                 "sum" => out[0] = x.iter().copied().sum(),
                 // SAFETY: x, y are N×N row-major and out is a distinct N×N buffer.
-                "matmul" => unsafe {
-                    matrixmultiply::sgemm(
-                        N,
-                        N,
-                        N,
-                        1.0,
-                        x.as_ptr(),
-                        N as isize,
-                        1,
-                        y.as_ptr(),
-                        N as isize,
-                        1,
-                        0.0,
-                        out.as_mut_ptr(),
-                        N as isize,
-                        1,
-                    )
-                },
+                // The same library call the tape makes, without the tape.
+                "matmul" => downhill::tensor::gemm_slices((N, N, N), (x, false), (y, false), 0.0, &mut out),
                 _ => unreachable!(),
             }
             divan::black_box(&mut out);
@@ -216,16 +200,17 @@ mod per_op_64 {
     }
 }
 
-/// Square matmul throughput: the tape's forward vs raw `matrixmultiply` (items = FLOP). The two
+/// Square matmul throughput: the tape's forward vs the raw GEMM call (items = FLOP). The two
 /// kinds are the innermost level, so each size runs tape and raw back to back (less drift from
 /// other load on a shared machine between the two sides of the ratio).
 mod matmul {
     use super::*;
 
     /// `tape`: `x.matmul(y)` recorded on a tape (output buffer pooled across iterations);
-    /// `raw`: `matrixmultiply::{sgemm, dgemm}` into a preallocated buffer.
+    /// `raw`: the same single-threaded library call the tape makes (`gemm_slices`: for row-major
+    /// operands the `gemm` crate, in `k` blocks of 256) into a preallocated buffer.
     #[divan::bench(types = [f32, f64], consts = [256, 1024], args = ["raw", "tape"])]
-    fn n<T: Float + Raw, const N: usize>(bencher: Bencher, kind: &str) {
+    fn n<T: Float, const N: usize>(bencher: Bencher, kind: &str) {
         let (xt, yt) = (uniform::<T>([N, N], 3), uniform::<T>([N, N], 4));
         let bencher = bencher.counter(ItemsCount::new(2 * N * N * N));
         match kind {
@@ -240,48 +225,17 @@ mod matmul {
             "raw" => {
                 let mut out = vec![T::zero(); N * N];
                 bencher.bench_local(|| {
-                    T::gemm_nn(N, xt.data(), yt.data(), &mut out);
+                    downhill::tensor::gemm_slices(
+                        (N, N, N),
+                        (xt.data(), false),
+                        (yt.data(), false),
+                        T::zero(),
+                        &mut out,
+                    );
                     divan::black_box(&mut out);
                 });
             }
             _ => unreachable!(),
         }
     }
-
-    /// Dispatch to the raw GEMM of each float type.
-    pub trait Raw: Sized {
-        fn gemm_nn(n: usize, a: &[Self], b: &[Self], c: &mut [Self]);
-    }
-
-    macro_rules! raw_gemm {
-        ($t:ty, $f:ident) => {
-            impl Raw for $t {
-                fn gemm_nn(n: usize, a: &[$t], b: &[$t], c: &mut [$t]) {
-                    assert!(a.len() == n * n && b.len() == n * n && c.len() == n * n);
-                    let s = n as isize;
-                    // SAFETY: the assert checks that a, b, c are n×n; c is exclusively borrowed.
-                    unsafe {
-                        matrixmultiply::$f(
-                            n,
-                            n,
-                            n,
-                            1.0,
-                            a.as_ptr(),
-                            s,
-                            1,
-                            b.as_ptr(),
-                            s,
-                            1,
-                            0.0,
-                            c.as_mut_ptr(),
-                            s,
-                            1,
-                        )
-                    }
-                }
-            }
-        };
-    }
-    raw_gemm!(f32, sgemm);
-    raw_gemm!(f64, dgemm);
 }

@@ -14,7 +14,7 @@ by the `w1_bound` bench in the same runs (the goal is <= 2x the X-read-twice bou
 
 Ratios are peer time / downhill time, so 125x means downhill's step is 125 times faster. Each peer
 is compared with downhill in its own dtype (torch and JAX run float32, numpy and micrograd float64).
-The matmul ratio is tape time / raw matrixmultiply time (1.00 = no overhead; the target is <= 1.10).
+The matmul ratio is tape time / raw GEMM call time (the same library call, made directly; 1.00 = no overhead; the target is <= 1.10).
 """
 from __future__ import annotations
 
@@ -284,7 +284,7 @@ def main() -> int:
             ok = "yes" if fast <= MATMUL_TARGET else "NO"
             rows.append([dt, str(n), f"{flop / t['median'] / 1e9:.1f}", f"{flop / r['median'] / 1e9:.1f}",
                          f"{med:.3f}", f"{fast:.3f}", ok])
-    print(f"\n== matmul forward on the tape vs raw matrixmultiply (DOWNHILL_THREADS={args.threads}, raw one thread; GFLOP/s from medians)")
+    print(f"\n== matmul forward on the tape vs the raw GEMM call (DOWNHILL_THREADS={args.threads}, raw one thread; GFLOP/s from medians)")
     print(table(rows, right={1, 2, 3, 4, 5}))
 
     # ---- per-op overhead at 64×64 f32

@@ -16,7 +16,7 @@
 #   PEERS_DIR         the peer scripts (default /work/shared/peers)
 #   PEERS_WORK        where the peers' results and ours go (default $HOME/peers-work; never the repo)
 #   PEERS_BLOCKS      timed blocks of 1,000 steps per peer (default 10, as the peers' README)
-#   TENSOR_THREADS    DOWNHILL_THREADS for the tensor benches (default 1: the raw matrixmultiply
+#   TENSOR_THREADS    DOWNHILL_THREADS for the tensor benches (default 1: the raw GEMM call
 #                     side is one thread, and the ratio is steadier on one core of a shared machine)
 #   DIVAN_ARGS        extra arguments for divan (e.g. "--sample-count 200")
 #   WORKLOADS         0 skips W1/W2 (then only W3, matmul and per-op, as before)
