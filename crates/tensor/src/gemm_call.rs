@@ -5,18 +5,26 @@
 //! The `gemm` crate computes the same chain when it gets one block at a time (`k ≤ 512`, so its
 //! own blocking does not cut it, and a block shape that takes its general kernel), so cutting
 //! `k` into the same blocks and adding each into `c` gives the same bits as matrixmultiply:
-//! `gemm_call_gives_matrixmultiplys_bits` checks it.
+//! `gemm_call_gives_matrixmultiplys_bits` checks it. (Checked on x86-64 CPUs with FMA, where
+//! both libraries' kernels use it; on a CPU without FMA they might round differently, and a
+//! product split for threads with a one-column edge block could then differ in its last bits.)
 //!
 //! Which is faster depends on the layout of `a`: for a row-major `a` (the forward `x·W`) the
 //! `gemm` crate is 10–30% faster on one core here and 2–3× faster for a narrow `b` (`h·W2` with
 //! ten columns), because matrixmultiply gathers a row-major `a` one value at a time when it packs
-//! it. For a column-major `a` (the backward `xᵀ·g`) matrixmultiply is as fast or faster. So a
-//! row-major `a` with a row-major `b` goes to `gemm`, everything else to matrixmultiply.
+//! it. For a column-major `a` (the backward `xᵀ·g`) matrixmultiply is as fast or faster, and for a
+//! tiny product its lower setup cost wins. So a row-major `a` with a row-major `b` goes to `gemm`
+//! from [`GEMM_CRATE_MIN`] multiply-adds on, everything else to matrixmultiply.
 
 use crate::Float;
 
 /// matrixmultiply's `k` block for `f32` and `f64` (its `S_KC` and `D_KC`).
 const KC: usize = 256;
+
+/// Below this many multiply-adds a product stays with matrixmultiply: the `gemm` crate's setup
+/// costs ~60 ns more per call, as much as the product (2×3·3×2: 170 vs 106 ns; 16×16·16×16:
+/// 265 vs 359 ns in its favour).
+const GEMM_CRATE_MIN: usize = 2048;
 
 /// `c (m × n, row stride ldc, column stride 1) = a·b + beta·c`, `a` `m × k` with strides
 /// `(rsa, csa)`, `b` `k × n` with strides `(rsb, csb)`, on the calling thread.
@@ -32,7 +40,7 @@ pub(crate) unsafe fn gemm_call<T: Float>(
     c: *mut T,
     ldc: isize,
 ) {
-    if takes_gemm_crate(m, n, (rsa, csa), (rsb, csb), beta) {
+    if takes_gemm_crate((m, k, n), (rsa, csa), (rsb, csb), beta) {
         let mut p = 0;
         while p < k {
             let kb = (k - p).min(KC);
@@ -106,14 +114,21 @@ pub fn gemm_slices<T: Float>(
 }
 
 /// Whether [`gemm_call`] hands this product to the `gemm` crate: `a` and `b` row-major, at least
-/// two rows and columns (`gemm` has matrix-vector paths with another order), `beta` 0 or 1.
-fn takes_gemm_crate<T: Float>(m: usize, n: usize, a: (isize, isize), b: (isize, isize), beta: T) -> bool {
+/// two rows and columns (`gemm` has matrix-vector paths with another order), `beta` 0 or 1, and
+/// at least [`GEMM_CRATE_MIN`] multiply-adds.
+fn takes_gemm_crate<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    a: (isize, isize),
+    b: (isize, isize),
+    beta: T,
+) -> bool {
     a.1 == 1
         && a.0 != 1
         && b.1 == 1
         && b.0 != 1
         && m >= 2
         && n >= 2
+        && m * k * n >= GEMM_CRATE_MIN
         && (beta == T::zero() || beta == T::one())
 }
 
@@ -143,7 +158,7 @@ mod tests {
                     let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
                     let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
                     for beta in [T::zero(), T::one()] {
-                        routed += usize::from(takes_gemm_crate(m, n, (rsa, csa), (rsb, csb), beta));
+                        routed += usize::from(takes_gemm_crate((m, k, n), (rsa, csa), (rsb, csb), beta));
                         // c is the middle n columns of an m × (n + 5) matrix, NaN where beta = 0.
                         let ldc = n + 5;
                         let mut start = vals::<T>(3, m * ldc);
@@ -188,8 +203,9 @@ mod tests {
                 }
             }
         }
-        // Row-major a and b, each shape and beta, except k = 1 (a single column has row stride 1).
-        assert_eq!(routed, 6 * 9 * 2, "which products go to the gemm crate");
+        // Row-major a and b with k ≥ 2 (a single column has row stride 1) and m·k·n ≥ 2048: for
+        // the six shapes 3 + 7 + 9 + 9 + 9 + 9 values of k, each with beta 0 and 1.
+        assert_eq!(routed, 46 * 2, "which products go to the gemm crate");
     }
 
     #[test]
