@@ -180,7 +180,9 @@ fn bce_grad_generic<T: Float>(z: &[T], y: &[T], gs: f64, d: &mut [T]) {
     }
 }
 
-/// Defines `pub(crate) fn $name`, which calls `$generic` compiled for AVX-512F, else AVX2, else
+/// Defines `pub(crate) fn $name`, which calls `$generic` compiled for AVX-512 (F with VL, DQ and
+/// BW, which every AVX-512 CPU since Skylake-X has: with F alone the 256-bit code the compiler
+/// picks for short rows could not use registers 16–31, and spilled to the stack), else AVX2, else
 /// the baseline, chosen at run time (x86-64; elsewhere the baseline only). `$generic` must be
 /// `#[inline(always)]`, so that it is compiled inside each version, and must round the same in
 /// each: `+ − × ÷` and `sqrt`, no fused multiply-add. The generics default to `<T: Float>`.
@@ -197,7 +199,7 @@ macro_rules! multiversion {
         pub(crate) fn $name<$($g: $b),+>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f")]
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw")]
                 unsafe fn avx512<$($g: $b),+>($($arg: $ty),*) -> $ret {
                     $generic($($arg),*)
                 }
@@ -205,7 +207,11 @@ macro_rules! multiversion {
                 unsafe fn avx2<$($g: $b),+>($($arg: $ty),*) -> $ret {
                     $generic($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                {
                     // SAFETY: the CPU supports AVX-512F (checked just above).
                     return unsafe { avx512($($arg),*) };
                 }
