@@ -133,10 +133,11 @@ fn takes_gemm_crate<T: Float>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn vals<T: Float>(seed: u64, n: usize) -> Vec<T> {
+    /// Deterministic values in [-1, 1) with many distinct bits (shared with `ops::linalg`'s tests).
+    pub(crate) fn vals<T: Float>(seed: u64, n: usize) -> Vec<T> {
         (0..n as u64)
             .map(|i| {
                 let z =
@@ -144,6 +145,11 @@ mod tests {
                 T::of(((z >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
             })
             .collect()
+    }
+
+    /// The bit patterns of `v`, widened to f64 (exactly), for comparing results to the bit.
+    pub(crate) fn bits<T: Float>(v: &[T]) -> Vec<u64> {
+        v.iter().map(|x| x.f64().to_bits()).collect()
     }
 
     /// Every layout and `beta`, with `k` around the block edges (1, 2, 3, 255–258, 513, 784, 1000)
@@ -196,7 +202,6 @@ mod tests {
                                 1,
                             );
                         }
-                        let bits = |v: &[T]| v.iter().map(|x| x.f64().to_bits()).collect::<Vec<_>>();
                         assert_eq!(bits(&got), bits(&want), "{m}x{k}x{n} ta {ta} tb {tb} beta {beta}");
                         assert!(got.iter().all(|x| x.is_finite()), "{m}x{k}x{n}: a NaN survived");
                     }

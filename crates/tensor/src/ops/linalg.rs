@@ -344,20 +344,7 @@ impl<'t, T: Float> Var<'t, T> {
 mod tests {
     use super::*;
 
-    /// Deterministic values in [-1, 1) with many distinct bits.
-    fn vals<T: Float>(seed: u64, n: usize) -> Vec<T> {
-        (0..n as u64)
-            .map(|i| {
-                let z =
-                    (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                T::of(((z >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
-            })
-            .collect()
-    }
-
-    fn bits<T: Float>(v: &[T]) -> Vec<u64> {
-        v.iter().map(|x| x.f64().to_bits()).collect()
-    }
+    use crate::gemm_call::tests::{bits, vals};
 
     /// Every split (1, 2, 3, 5 and 40 blocks; rows and columns; edges that are not whole tiles;
     /// transposed operands; beta 0 and 1) gives the bits of the unsplit call, and the products are
