@@ -180,9 +180,9 @@ mod per_op_64 {
                 "exp" => out.iter_mut().zip(x).for_each(|(o, &a)| *o = a.exp()),
                 "sigmoid" => out.iter_mut().zip(x).for_each(|(o, &a)| *o = sigmoid(a)),
                 "sum" => out[0] = x.iter().copied().sum(),
-                // SAFETY: x, y are N×N row-major and out is a distinct N×N buffer.
-                // The same library call the tape makes, without the tape.
-                "matmul" => downhill::tensor::gemm_slices((N, N, N), (x, false), (y, false), 0.0, &mut out),
+                // The same library call the tape makes, without the tape (x, y, out are N×N).
+                "matmul" => downhill::tensor::gemm_slices((N, N, N), (x, false), (y, false), 0.0, &mut out)
+                    .expect("N×N buffers"),
                 _ => unreachable!(),
             }
             divan::black_box(&mut out);
@@ -231,7 +231,8 @@ mod matmul {
                         (yt.data(), false),
                         T::zero(),
                         &mut out,
-                    );
+                    )
+                    .expect("N×N buffers");
                     divan::black_box(&mut out);
                 });
             }

@@ -88,7 +88,7 @@ impl MlpShape {
 /// the GEMM library the tape picks for that layout (matrixmultiply or the `gemm` crate), with `a`
 /// and `b` read through the call's strides.
 pub fn raw_gemm((_, m, k, n, ta, tb): GemmCall, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
-    downhill::tensor::gemm_slices((m, k, n), (a, ta), (b, tb), beta, c)
+    downhill::tensor::gemm_slices((m, k, n), (a, ta), (b, tb), beta, c).expect("buffers sized for the call")
 }
 
 /// The W2 training state: parameters, batches, and the stores a step reuses.

@@ -17,6 +17,7 @@
 //! from [`GEMM_CRATE_MIN`] multiply-adds on, everything else to matrixmultiply.
 
 use crate::Float;
+use crate::error::{Error, Result, Site};
 
 /// matrixmultiply's `k` block for `f32` and `f64` (its `S_KC` and `D_KC`).
 const KC: usize = 256;
@@ -93,24 +94,36 @@ pub(crate) unsafe fn gemm_call<T: Float>(
 /// `k × n` (`tb`), `c` `m × n` row-major. For benches and tests that issue a step's GEMMs directly
 /// (its time, its allocations); not part of the API.
 ///
-/// # Panics
-/// If a buffer is shorter than its matrix.
+/// # Errors
+/// [`Error::InvalidArgument`] if a buffer is shorter than its matrix; nothing is computed then.
 #[doc(hidden)]
+#[track_caller]
 pub fn gemm_slices<T: Float>(
     (m, k, n): (usize, usize, usize),
     (a, ta): (&[T], bool),
     (b, tb): (&[T], bool),
     beta: T,
     c: &mut [T],
-) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm_slices: a buffer is too short");
+) -> Result<()> {
+    for (name, len, need) in [("a", a.len(), m * k), ("b", b.len(), k * n), ("c", c.len(), m * n)] {
+        if len < need {
+            return Err(Error::InvalidArgument {
+                op: "gemm_slices",
+                message: format!(
+                    "{name} holds {len} values, the {m}×{k}·{k}×{n} product needs {need}: pass a longer buffer"
+                ),
+                at: Site::caller(),
+            });
+        }
+    }
     let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    // SAFETY: the asserted lengths hold the matrices these strides describe; `c` is borrowed
+    // SAFETY: the lengths checked above hold the matrices these strides describe; `c` is borrowed
     // exclusively, so it overlaps neither operand.
     unsafe {
         gemm_call((m, k, n), (a.as_ptr(), rsa, csa), (b.as_ptr(), rsb, csb), beta, c.as_mut_ptr(), n as isize)
     }
+    Ok(())
 }
 
 /// Whether [`gemm_call`] hands this product to the `gemm` crate: `a` and `b` row-major, at least
@@ -211,6 +224,19 @@ pub(crate) mod tests {
         // Row-major a and b with k ≥ 2 (a single column has row stride 1) and m·k·n ≥ 2048: for
         // the six shapes 3 + 7 + 9 + 9 + 9 + 9 values of k, each with beta 0 and 1.
         assert_eq!(routed, 46 * 2, "which products go to the gemm crate");
+    }
+
+    #[test]
+    fn gemm_slices_reports_a_short_buffer_and_computes_nothing() {
+        let (a, b) = (vec![1.0f64; 6], vec![1.0f64; 5]);
+        let mut c = vec![7.0f64; 4];
+        let err = gemm_slices((2, 3, 2), (&a, false), (&b, false), 0.0, &mut c).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("b holds 5 values") && text.contains("needs 6"), "{text}");
+        assert_eq!(c, vec![7.0; 4], "nothing was written");
+        let b = vec![1.0f64; 6];
+        gemm_slices((2, 3, 2), (&a, false), (&b, false), 0.0, &mut c).unwrap();
+        assert_eq!(c, vec![3.0; 4]);
     }
 
     #[test]

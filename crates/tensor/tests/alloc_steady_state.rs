@@ -94,7 +94,7 @@ fn raw_gemm_allocations(steps: usize) -> usize {
     let b = vec![0.25f64; 256];
     let mut c = vec![0.0f64; 256];
     let call = |c: &mut [f64], (m, k, n, ta, tb): (usize, usize, usize, bool, bool)| {
-        downhill_tensor::gemm_slices((m, k, n), (&a, ta), (&b, tb), 1.0, &mut c[..m * n]);
+        downhill_tensor::gemm_slices((m, k, n), (&a, ta), (&b, tb), 1.0, &mut c[..m * n]).unwrap();
     };
     STEP_GEMMS.iter().for_each(|&s| call(&mut c, s)); // warm-up (thread pool, thread-locals)
     allocations(|| {
