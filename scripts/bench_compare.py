@@ -99,26 +99,29 @@ PEER_NAMES = {"numpy": "numpy", "torch-eager": "PyTorch", "jax-jit": "JAX"}
 GOAL = 0.80
 
 
+def lowest(rows, key, median) -> dict:
+    """Per `key(row)`, the row with the lowest `median(row)`: several rounds of one run merged,
+    the same rule for downhill and the peers."""
+    best: dict = {}
+    for row in rows:
+        k = key(row)
+        if k not in best or median(row) < median(best[k]):
+            best[k] = row
+    return best
+
+
 def best_divan(paths: list[Path]) -> dict[str, dict[str, float]]:
     """Several rounds of the same divan run: per bench, the round with the lowest median."""
-    best: dict[str, dict[str, float]] = {}
-    for path in paths:
-        for key, row in parse_divan(path.read_text()).items():
-            if key not in best or row["median"] < best[key]["median"]:
-                best[key] = row
-    return best
+    rows = [item for path in paths for item in parse_divan(path.read_text()).items()]
+    return {k: row for k, (_, row) in lowest(rows, lambda kv: kv[0], lambda kv: kv[1]["median"]).items()}
 
 
 def best_peer_rows(paths: list[Path]) -> list[dict]:
     """Several rounds of a peer script's JSON: per (impl, threads, dtype, shape), the round with
-    the lowest median, exactly as `best_divan` does for downhill."""
-    best: dict[tuple, dict] = {}
-    for path in paths:
-        for r in json.loads(path.read_text())["results"]:
-            key = (r["impl"], r["threads"], r.get("dtype"), r.get("shape"))
-            if key not in best or r["ms_median"] < best[key]["ms_median"]:
-                best[key] = r
-    return list(best.values())
+    the lowest median."""
+    rows = [r for path in paths for r in json.loads(path.read_text())["results"]]
+    key = lambda r: (r["impl"], r["threads"], r.get("dtype"), r.get("shape"))  # noqa: E731
+    return list(lowest(rows, key, lambda r: r["ms_median"]).values())
 
 
 def workload_table(args, w3_divan: dict, w3_peers: dict) -> tuple[str, dict]:

@@ -212,7 +212,7 @@ macro_rules! multiversion {
                     && std::arch::is_x86_feature_detected!("avx512dq")
                     && std::arch::is_x86_feature_detected!("avx512bw")
                 {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                    // SAFETY: the CPU supports AVX-512 F, VL, DQ and BW (checked just above).
                     return unsafe { avx512($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {

@@ -32,7 +32,6 @@ const GEMM_CRATE_MIN: usize = 2048;
 ///
 /// # Safety
 /// The pointers must address matrices of the given sizes and strides; `c` must not overlap them.
-#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_call<T: Float>(
     (m, k, n): (usize, usize, usize),
     (a, rsa, csa): (*const T, isize, isize),
