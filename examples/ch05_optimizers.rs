@@ -409,7 +409,7 @@ fn adamw() -> Res<String> {
 /// Keeps the first 200 points of a path and every 20th after them (a figure does not need every
 /// one of 2000 markers; these paths are smooth by then).
 fn thin(p: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let keep = |k: usize| k < 200 || k % 20 == 0 || k + 1 == p.len();
+    let keep = |k: usize| k < 200 || k.is_multiple_of(20) || k + 1 == p.len();
     p.iter().enumerate().filter(|(k, _)| keep(*k)).map(|(_, q)| *q).collect()
 }
 

@@ -160,20 +160,20 @@ pub fn train_and_check(
     let chunk = per_epoch * plan.monitor_every.max(1);
     while !trainer.is_finished() {
         trainer.run_until(trainer.step_count() + chunk)?; // pause every `monitor_every` epochs
-        if let (Some(e), Some(s)) = (trainer.log().epochs.last(), trainer.log().steps.last()) {
-            if plan.monitor_every > 0 {
-                let acc = e.metrics.get("val_accuracy").copied().unwrap_or(f64::NAN);
-                let val = e.val_loss.unwrap_or(f64::NAN);
-                writeln!(
-                    monitor,
-                    "epoch {:>3}  step {:>5}  train {:.4}  val {val:.4}  val acc {acc:.4}  |grad| {:.3e}  update/param {:.1e}",
-                    e.epoch + 1,
-                    e.steps,
-                    e.train_loss,
-                    s.grad_norm,
-                    s.update_ratio
-                )?;
-            }
+        if let (Some(e), Some(s)) = (trainer.log().epochs.last(), trainer.log().steps.last())
+            && plan.monitor_every > 0
+        {
+            let acc = e.metrics.get("val_accuracy").copied().unwrap_or(f64::NAN);
+            let val = e.val_loss.unwrap_or(f64::NAN);
+            writeln!(
+                monitor,
+                "epoch {:>3}  step {:>5}  train {:.4}  val {val:.4}  val acc {acc:.4}  |grad| {:.3e}  update/param {:.1e}",
+                e.epoch + 1,
+                e.steps,
+                e.train_loss,
+                s.grad_norm,
+                s.update_ratio
+            )?;
         }
     }
     let result = trainer.result();

@@ -223,15 +223,15 @@ impl<T: Float> Lbfgs<T> {
         let (orig_loss, grads) = closure(params)?;
         let mut loss = orig_loss;
         let mut flat_grad = flatten(params, &grads)?;
-        if let Some(prev) = &self.mem.prev_flat_grad {
-            if prev.len() != flat_grad.len() {
-                return Err(Error::StateMismatch {
-                    origin: "this optimizer".into(),
-                    field: "number of scalar parameters".into(),
-                    saved: prev.len().to_string(),
-                    current: flat_grad.len().to_string(),
-                });
-            }
+        if let Some(prev) = &self.mem.prev_flat_grad
+            && prev.len() != flat_grad.len()
+        {
+            return Err(Error::StateMismatch {
+                origin: "this optimizer".into(),
+                field: "number of scalar parameters".into(),
+                saved: prev.len().to_string(),
+                current: flat_grad.len().to_string(),
+            });
         }
         let mut current_evals = 1;
         self.steps += 1;

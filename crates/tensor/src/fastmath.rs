@@ -112,6 +112,20 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     if x.is_nan() { x } else { y }
 }
 
+/// The coefficients of [`bce_f32`]'s `ln(1 + e)/e` polynomial, constant term first.
+pub(crate) const BCE_F32_P: [f32; 10] = [
+    1.0,
+    -0.499_998_9,
+    0.333_296_66,
+    -0.249_511_67,
+    0.196_610_18,
+    -0.152_632_74,
+    0.105_329_506,
+    -0.056_269_526,
+    0.019_487_686,
+    -0.003_163_999_4,
+];
+
 /// The BCE-with-logits term `softplus(z) − y·z` and `σ(z)` in `f32`, as
 /// `(max(z, 0) − y·z) + ln(1 + e^−|z|)`: for a 0/1 target the first part is exact (no cancellation
 /// of `softplus(z) ≈ z` against `y·z` for a large `z`), so the term keeps its relative accuracy.
@@ -119,18 +133,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
 /// for relative error (at most 2 ulp in `f32` over [0, 1]).
 #[inline(always)]
 pub(crate) fn bce_f32(z: f32, y: f32) -> (f32, f32) {
-    const P: [f32; 10] = [
-        1.0,
-        -0.499_998_9,
-        0.333_296_66,
-        -0.249_511_67,
-        0.196_610_18,
-        -0.152_632_74,
-        0.105_329_506,
-        -0.056_269_526,
-        0.019_487_686,
-        -0.003_163_999_4,
-    ];
+    const P: [f32; 10] = BCE_F32_P;
     let e = exp_f32(-z.abs());
     let mut p = P[9];
     for &c in P[..9].iter().rev() {

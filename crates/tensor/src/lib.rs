@@ -37,6 +37,7 @@
 mod display;
 mod error;
 mod fastmath;
+mod fastmath_avx512;
 mod float;
 mod gemm_call;
 pub mod io;

@@ -108,7 +108,7 @@ pub fn log_loss(prob: &[f64], target: &[f64]) -> Result<f64> {
 /// Fraction of rows whose predicted class (`argmax` of each row of `scores`, `[n, k]` row-major)
 /// equals the label.
 pub fn multiclass_accuracy(scores: &[f64], k: usize, labels: &[usize]) -> Result<f64> {
-    if k == 0 || scores.len() % k != 0 {
+    if k == 0 || !scores.len().is_multiple_of(k) {
         return Err(Error::InvalidArgument {
             op: "multiclass_accuracy",
             message: format!("{} scores do not form rows of {k} classes", scores.len()),

@@ -72,7 +72,7 @@ impl Progress {
     /// After step `step` (0-based) of epoch `epoch` with mini-batch loss `loss`.
     pub(crate) fn step(&mut self, step: u64, epoch: u64, loss: f64) {
         self.bar.set_position(step + 1);
-        if step % MESSAGE_EVERY == 0 {
+        if step.is_multiple_of(MESSAGE_EVERY) {
             self.bar.set_message(format!("epoch {epoch} loss {loss:.4}{}", self.last_epoch));
         }
     }

@@ -189,25 +189,26 @@ impl Guards {
         if !loss.is_finite() {
             return Some(StopReason::NonFinite { step, loss });
         }
-        if let Some(bound) = self.max_param_norm {
-            if param_norm.is_nan() || param_norm > bound {
-                return Some(StopReason::ParamNorm { step, norm: param_norm, bound });
-            }
+        if let Some(bound) = self.max_param_norm
+            && (param_norm.is_nan() || param_norm > bound)
+        {
+            return Some(StopReason::ParamNorm { step, norm: param_norm, bound });
         }
         if !comparable {
             return None;
         }
         if let Some(prev) = state.last {
-            if let Some(j) = self.max_jump {
-                if prev > 0.0 && loss > j * prev {
-                    return Some(StopReason::LossJump { step, from: prev, to: loss });
-                }
+            if let Some(j) = self.max_jump
+                && prev > 0.0
+                && loss > j * prev
+            {
+                return Some(StopReason::LossJump { step, from: prev, to: loss });
             }
             state.increases = if loss > prev { state.increases + 1 } else { 0 };
-            if let Some(k) = self.max_increases {
-                if state.increases >= k {
-                    return Some(StopReason::Increasing { step, count: state.increases });
-                }
+            if let Some(k) = self.max_increases
+                && state.increases >= k
+            {
+                return Some(StopReason::Increasing { step, count: state.increases });
             }
         }
         state.last = Some(loss);

@@ -5,6 +5,7 @@ pub mod binary;
 pub mod custom;
 pub mod fused;
 pub mod linalg;
+mod linear_bce_avx512;
 pub mod movement;
 pub mod reduce;
 pub mod unary;

@@ -18,10 +18,10 @@ fn sum_all_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, 
 fn max_all_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, id: usize, g: &[T]) {
     let x_id = vals.node(id).inputs[0];
     let (x, y) = (vals.get(x_id), vals.get(id as u32)[0]);
-    if let Some(gx) = slots.get(x_id) {
-        if let Some(k) = x.iter().position(|&v| v == y) {
-            gx[k] += g[0];
-        }
+    if let Some(gx) = slots.get(x_id)
+        && let Some(k) = x.iter().position(|&v| v == y)
+    {
+        gx[k] += g[0];
     }
 }
 
@@ -224,16 +224,14 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     fn max_axis_at(self, axis: usize, keepdim: bool, at: Site) -> Result<Self> {
-        if let Ok(s) = self.shape() {
-            if s.dim(axis) == Some(0) {
-                return Err(Error::InvalidArgument {
-                    op: "max_axis",
-                    message: format!(
-                        "axis {axis} of {s} is empty; max_axis needs at least one element along it"
-                    ),
-                    at,
-                });
-            }
+        if let Ok(s) = self.shape()
+            && s.dim(axis) == Some(0)
+        {
+            return Err(Error::InvalidArgument {
+                op: "max_axis",
+                message: format!("axis {axis} of {s} is empty; max_axis needs at least one element along it"),
+                at,
+            });
         }
         self.reduce_axis("max_axis", axis, keepdim, max_axis_backward::<T>, at, |x, split, out| {
             fold_axis(x, split, T::neg_infinity(), T::max, out)

@@ -456,14 +456,15 @@ pub fn check_log(result: &FitResult, loss: Loss, train: &Dataset) -> Vec<Finding
     }
 
     // The train/validation gap.
-    if let Some(e) = result.log.epochs.last() {
-        if let Some(v) = e.val_loss.filter(|v| v.is_finite()) {
-            let t = e.train_loss;
-            let best = result.log.epochs.iter().filter_map(|e| e.val_loss).fold(f64::INFINITY, f64::min);
-            let gap = if t > 0.0 { v / t } else { f64::INFINITY };
-            let rise = if best > 0.0 { v / best } else { 1.0 };
-            if t.is_finite() && v > t && (gap > 1.5 || rise > 1.2) {
-                out.push(Finding {
+    if let Some(e) = result.log.epochs.last()
+        && let Some(v) = e.val_loss.filter(|v| v.is_finite())
+    {
+        let t = e.train_loss;
+        let best = result.log.epochs.iter().filter_map(|e| e.val_loss).fold(f64::INFINITY, f64::min);
+        let gap = if t > 0.0 { v / t } else { f64::INFINITY };
+        let rise = if best > 0.0 { v / best } else { 1.0 };
+        if t.is_finite() && v > t && (gap > 1.5 || rise > 1.2) {
+            out.push(Finding {
                     severity: if gap > 2.0 || rise > 1.2 { Severity::Warning } else { Severity::Info },
                     code: "overfitting",
                     title: format!("validation loss {v:.4} is {gap:.1}x the training loss {t:.4}"),
@@ -474,7 +475,6 @@ pub fn check_log(result: &FitResult, loss: Loss, train: &Dataset) -> Vec<Finding
                     fix: "use early stopping with restore_best, add an L2 penalty, shrink the model, or get more data".to_string(),
                     score: gap.max(rise),
                 });
-            }
         }
     }
     out

@@ -1,0 +1,492 @@
+//! The fused logistic-regression kernel (`fused::linear_bce_rows_k`) written with AVX-512
+//! intrinsics, for up to 16 features: the same sums in the same order, so the same bits, in
+//! about half the instructions the compiler made of the portable code.
+//!
+//! Per group of rows (8 in f64, 16 in f32):
+//! - each row's logit is `dot4`'s four lanes (`j mod 4`) in one 4-wide register, added in `j`
+//!   order; the lanes of four rows are then combined by shuffles into `(l0 + l1) + (l2 + l3)`
+//!   for each row at once (the portable code reduces every row on its own);
+//! - the loss terms and residuals come from `fastmath_avx512`, which has `fastmath`'s bits;
+//! - `Σ r·x` is added row by row in `T` as before, four features per register.
+//!
+//! Nothing is kept in memory between these steps, which the portable code's arrays did (and
+//! paid for in store-to-load stalls). The rows after the last whole group go through the
+//! portable tail (`RowSums::tail`).
+
+#![cfg(target_arch = "x86_64")]
+
+use std::any::TypeId;
+use std::arch::x86_64::*;
+
+use super::fused::{RowSums, prefetch_ahead};
+use crate::Float;
+use crate::fastmath_avx512::{Pd, Ps, bce_f32, softplus_sigmoid};
+
+/// Registers of logits per group: two, so that the math's dependency chains overlap (with one,
+/// the polynomials' latency set the pace).
+const NV: usize = 2;
+
+/// Runs the kernel for `K = k ≤ 16` features on an AVX-512 CPU and returns `true`; returns
+/// `false` (having done nothing) if the CPU lacks AVX-512 or `k` is larger, so that the caller
+/// runs the portable kernel. Same arguments and result as `fused::linear_bce_rows`.
+pub(super) fn rows<T: Float>(
+    x: &[T],
+    w: &[T],
+    b: T,
+    y: &[T],
+    grad: bool,
+    part: &mut [f64],
+    k: usize,
+) -> bool {
+    if !(1..=16).contains(&k) || !crate::fastmath_avx512::available() {
+        return false;
+    }
+    macro_rules! by_k {
+        ($f:ident, $t:ty) => {{
+            // SAFETY: `T` is `$t` (the TypeId test below), so the slices reinterpret as `$t`
+            // with the same length.
+            let (x, w, y) = unsafe { (cast::<T, $t>(x), cast::<T, $t>(w), cast::<T, $t>(y)) };
+            let b = b.f64() as $t;
+            by_k_grad!($f, (x, w, b, y, part), k, grad, 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+        }};
+    }
+    if TypeId::of::<T>() == TypeId::of::<f64>() {
+        by_k!(rows_f64, f64);
+    } else if TypeId::of::<T>() == TypeId::of::<f32>() {
+        by_k!(rows_f32, f32);
+    } else {
+        return false;
+    }
+    true
+}
+
+/// Calls `$f::<K, GRAD>` for `K = $k` (one of the listed literals) and `GRAD = $grad`.
+macro_rules! by_k_grad {
+    ($f:ident, $args:tt, $k:expr, $grad:expr, $($kk:literal)*) => {
+        match ($k, $grad) {
+            $(
+                // SAFETY: AVX-512 F, VL, DQ and BW are available (checked by `rows`).
+                ($kk, true) => unsafe { $f::<$kk, true> $args },
+                ($kk, false) => unsafe { $f::<$kk, false> $args },
+            )*
+            _ => unreachable!("k is in 1..=16 (checked by `rows`)"),
+        }
+    };
+}
+use by_k_grad;
+
+/// `xs` as a slice of `U`.
+///
+/// # Safety
+/// `T` and `U` must be the same type.
+unsafe fn cast<T, U>(xs: &[T]) -> &[U] {
+    // SAFETY: the caller guarantees `T == U`.
+    unsafe { std::slice::from_raw_parts(xs.as_ptr().cast::<U>(), xs.len()) }
+}
+
+/// The mask of the first `n` of 8 lanes.
+const fn lanes(n: usize) -> u8 {
+    if n >= 8 { u8::MAX } else { (1u8 << n) - 1 }
+}
+
+/// `K` values from `p`, four per register (`K.div_ceil(4)` registers), zeros past `K`
+/// (a masked load: nothing past `K` is read).
+///
+/// # Safety
+/// `p` must point to `K` readable f64.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn load_f64<const K: usize>(p: *const f64, c: usize) -> __m256d {
+    let left = K - 4 * c;
+    // SAFETY: the mask covers only lanes below `K`, which the caller says are readable.
+    unsafe {
+        if left >= 4 {
+            _mm256_loadu_pd(p.add(4 * c))
+        } else {
+            _mm256_maskz_loadu_pd(lanes(left), p.add(4 * c))
+        }
+    }
+}
+
+/// [`load_f64`] for f32 (four per 128-bit register).
+///
+/// # Safety
+/// `p` must point to `K` readable f32.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn load_f32<const K: usize>(p: *const f32, c: usize) -> __m128 {
+    let left = K - 4 * c;
+    // SAFETY: as in `load_f64`.
+    unsafe {
+        if left >= 4 { _mm_loadu_ps(p.add(4 * c)) } else { _mm_maskz_loadu_ps(lanes(left), p.add(4 * c)) }
+    }
+}
+
+/// `(l0 + l1) + (l2 + l3)` of each of four rows' `dot4` lanes `s[0..4]`, as one register
+/// `[z0, z1, z2, z3]` (the same additions as `dot4`'s, so the same bits).
+#[inline]
+#[target_feature(enable = "avx512f,avx512vl")]
+fn hsum4_f64(s: &[__m256d; 4]) -> __m256d {
+    // [r.l0 + r.l1, r'.l0 + r'.l1, r.l2 + r.l3, r'.l2 + r'.l3] for a pair of rows r, r'.
+    let pair = |a, b| _mm256_add_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
+    let (u01, u23) = (pair(s[0], s[1]), pair(s[2], s[3]));
+    _mm256_add_pd(_mm256_permute2f128_pd::<0x20>(u01, u23), _mm256_permute2f128_pd::<0x31>(u01, u23))
+}
+
+/// [`hsum4_f64`] for f32 rows.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vl")]
+fn hsum4_f32(s: &[__m128; 4]) -> __m128 {
+    // [r.l0 + r.l1, r.l2 + r.l3, r'.l0 + r'.l1, r'.l2 + r'.l3].
+    let pair = |a, b| _mm_add_ps(_mm_shuffle_ps::<0x88>(a, b), _mm_shuffle_ps::<0xDD>(a, b));
+    let (u01, u23) = (pair(s[0], s[1]), pair(s[2], s[3]));
+    _mm_add_ps(_mm_shuffle_ps::<0x88>(u01, u23), _mm_shuffle_ps::<0xDD>(u01, u23))
+}
+
+/// The logits and targets of group `gi` of [`rows_f64`] (`8 · NV` rows from row `G · gi`).
+///
+/// # Safety
+/// The CPU must have AVX-512 F and VL; `gi` must be a whole group of `x` and `y`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn logits_f64<const K: usize>(
+    x: &[f64],
+    y: &[f64],
+    wv: &[__m256d; 4],
+    bv: __m256d,
+    gi: usize,
+) -> (Pd<NV>, Pd<NV>) {
+    const G: usize = 8 * NV;
+    let chunks = K.div_ceil(4);
+    let xs = &x[gi * G * K..(gi + 1) * G * K];
+    prefetch_ahead(xs);
+    prefetch_ahead(&y[gi * G..(gi + 1) * G]);
+    let row = |r: usize| xs[r * K..].as_ptr();
+    // SAFETY (the block): the caller's contract; row r of the group has K values, and the group
+    // has `G` targets.
+    unsafe {
+        let dot = |r: usize| {
+            let prod = |c| _mm256_mul_pd(load_f64::<K>(row(r), c), wv[c]);
+            // `dot4` starts its lanes at +0: `0 + p` differs from `p` only for `p = −0`, which
+            // can make the logit −0 instead of +0, and both give the same loss and residual.
+            let mut a = prod(0);
+            for c in 1..chunks {
+                a = _mm256_add_pd(a, prod(c));
+            }
+            a
+        };
+        let mut z: Pd<NV> = [_mm512_setzero_pd(); NV];
+        let mut yv: Pd<NV> = [_mm512_setzero_pd(); NV];
+        for v in 0..NV {
+            let r = 8 * v;
+            let lo = _mm256_add_pd(hsum4_f64(&[dot(r), dot(r + 1), dot(r + 2), dot(r + 3)]), bv);
+            let hi = _mm256_add_pd(hsum4_f64(&[dot(r + 4), dot(r + 5), dot(r + 6), dot(r + 7)]), bv);
+            z[v] = _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi);
+            yv[v] = _mm512_loadu_pd(y.as_ptr().add(gi * G + r));
+        }
+        (z, yv)
+    }
+}
+
+/// The f64 kernel, eight rows at a time.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, VL, DQ and BW; `x` must hold `y.len()` rows of `K`, `w` `K`
+/// values and `part` `K + 2`.
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw")]
+unsafe fn rows_f64<const K: usize, const GRAD: bool>(
+    x: &[f64],
+    w: &[f64],
+    b: f64,
+    y: &[f64],
+    part: &mut [f64],
+) {
+    const G: usize = 8 * NV;
+    let chunks = K.div_ceil(4);
+    let mut wpad = [0.0f64; 16];
+    wpad[..K].copy_from_slice(w);
+    let wv: [__m256d; 4] = std::array::from_fn(|c| {
+        // SAFETY: `wpad` has 16 values.
+        unsafe { _mm256_loadu_pd(wpad.as_ptr().add(4 * c)) }
+    });
+    let bv = _mm256_set1_pd(b);
+    let (mut loss, mut rsum) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+    let mut gw = [_mm256_setzero_pd(); 4];
+    let groups = y.len() / G;
+    let logits = |gi: usize| {
+        // SAFETY: as for this function; `gi` is a whole group.
+        unsafe { logits_f64::<K>(x, y, &wv, bv, gi) }
+    };
+    let zero = [_mm512_setzero_pd(); NV];
+    let mut next = if groups > 0 { logits(0) } else { (zero, zero) };
+    for gi in 0..groups {
+        let (z, yv) = next;
+        // SAFETY: this function runs only with AVX-512 F.
+        let (sp, sig) = unsafe { softplus_sigmoid(z) };
+        // The next group's logits come after the math in program order but do not depend on it,
+        // so the CPU computes them while the math's long chains wait on their latencies.
+        if gi + 1 < groups {
+            next = logits(gi + 1);
+        }
+        for v in 0..NV {
+            loss = _mm512_add_pd(loss, _mm512_sub_pd(sp[v], _mm512_mul_pd(yv[v], z[v])));
+        }
+        let xs = &x[gi * G * K..(gi + 1) * G * K];
+        if GRAD {
+            // The rows again, through a pointer the compiler cannot see is `xs`: otherwise it keeps
+            // the values loaded for the logits across the loss math, spilling them to the stack,
+            // where reading `xs` again is cheaper (they are in L1).
+            let gx = std::hint::black_box(xs.as_ptr());
+            let grow = |r: usize| gx.wrapping_add(r * K);
+            for v in 0..NV {
+                let res = _mm512_sub_pd(sig[v], yv[v]);
+                rsum = _mm512_add_pd(rsum, res);
+                let halves = [_mm512_castpd512_pd256(res), _mm512_extractf64x4_pd::<1>(res)];
+                for (h, &half) in halves.iter().enumerate() {
+                    let bcast = [
+                        _mm256_permute4x64_pd::<0x00>(half),
+                        _mm256_permute4x64_pd::<0x55>(half),
+                        _mm256_permute4x64_pd::<0xAA>(half),
+                        _mm256_permute4x64_pd::<0xFF>(half),
+                    ];
+                    for (l, &rr) in bcast.iter().enumerate() {
+                        let r = 8 * v + 4 * h + l;
+                        for (c, g) in gw.iter_mut().enumerate().take(chunks) {
+                            // SAFETY: row r of the group has K values.
+                            let xv = unsafe { load_f64::<K>(grow(r), c) };
+                            *g = _mm256_add_pd(*g, _mm256_mul_pd(xv, rr));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut sums = RowSums { loss: [0.0; 8], rsum: [0.0; 8], gw: [0.0f64; K] };
+    let mut gpad = [0.0f64; 16];
+    // SAFETY: the arrays have 8 and 16 values.
+    unsafe {
+        _mm512_storeu_pd(sums.loss.as_mut_ptr(), loss);
+        _mm512_storeu_pd(sums.rsum.as_mut_ptr(), rsum);
+        for (c, g) in gw.iter().enumerate() {
+            _mm256_storeu_pd(gpad.as_mut_ptr().add(4 * c), *g);
+        }
+    }
+    sums.gw.copy_from_slice(&gpad[..K]);
+    let mut wk = [0.0f64; K];
+    wk.copy_from_slice(w);
+    sums.tail::<GRAD>(&x[groups * G * K..y.len() * K], &wk, b, &y[groups * G..]);
+    sums.finish::<GRAD>(part);
+}
+
+/// The logits and targets of group `gi` of [`rows_f32`] (`16 · NV` rows from row `G · gi`).
+///
+/// # Safety
+/// The CPU must have AVX-512 F and VL; `gi` must be a whole group of `x` and `y`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn logits_f32<const K: usize>(
+    x: &[f32],
+    y: &[f32],
+    wv: &[__m128; 4],
+    bv: __m128,
+    gi: usize,
+) -> (Ps<NV>, Ps<NV>) {
+    const G: usize = 16 * NV;
+    let chunks = K.div_ceil(4);
+    let xs = &x[gi * G * K..(gi + 1) * G * K];
+    prefetch_ahead(xs);
+    prefetch_ahead(&y[gi * G..(gi + 1) * G]);
+    let row = |r: usize| xs[r * K..].as_ptr();
+    // SAFETY (the block): the caller's contract; row r of the group has K values, and the group
+    // has `G` targets.
+    unsafe {
+        let dot = |r: usize| {
+            let prod = |c| _mm_mul_ps(load_f32::<K>(row(r), c), wv[c]);
+            // As in `logits_f64`, the first products need no `0 +`.
+            let mut a = prod(0);
+            for c in 1..chunks {
+                a = _mm_add_ps(a, prod(c));
+            }
+            a
+        };
+        let mut z: Ps<NV> = [_mm512_setzero_ps(); NV];
+        let mut yv: Ps<NV> = [_mm512_setzero_ps(); NV];
+        for v in 0..NV {
+            let mut q = [_mm_setzero_ps(); 4];
+            for (i, qi) in q.iter_mut().enumerate() {
+                let r = 16 * v + 4 * i;
+                *qi = _mm_add_ps(hsum4_f32(&[dot(r), dot(r + 1), dot(r + 2), dot(r + 3)]), bv);
+            }
+            let zv = _mm512_insertf32x4::<1>(_mm512_castps128_ps512(q[0]), q[1]);
+            z[v] = _mm512_insertf32x4::<3>(_mm512_insertf32x4::<2>(zv, q[2]), q[3]);
+            yv[v] = _mm512_loadu_ps(y.as_ptr().add(gi * G + 16 * v));
+        }
+        (z, yv)
+    }
+}
+
+/// The f32 kernel, sixteen rows at a time: logits, loss terms and residuals in f32, the loss
+/// and residual sums in f64 (row `l` of the group into lane `l mod 8`, rows 0–7 first).
+///
+/// # Safety
+/// As for [`rows_f64`].
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw")]
+unsafe fn rows_f32<const K: usize, const GRAD: bool>(
+    x: &[f32],
+    w: &[f32],
+    b: f32,
+    y: &[f32],
+    part: &mut [f64],
+) {
+    const G: usize = 16 * NV;
+    let chunks = K.div_ceil(4);
+    let mut wpad = [0.0f32; 16];
+    wpad[..K].copy_from_slice(w);
+    let wv: [__m128; 4] = std::array::from_fn(|c| {
+        // SAFETY: `wpad` has 16 values.
+        unsafe { _mm_loadu_ps(wpad.as_ptr().add(4 * c)) }
+    });
+    let bv = _mm_set1_ps(b);
+    let (mut loss, mut rsum) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+    let mut gw = [_mm_setzero_ps(); 4];
+    let groups = y.len() / G;
+    let logits = |gi: usize| {
+        // SAFETY: as for this function; `gi` is a whole group.
+        unsafe { logits_f32::<K>(x, y, &wv, bv, gi) }
+    };
+    let zero = [_mm512_setzero_ps(); NV];
+    let mut next = if groups > 0 { logits(0) } else { (zero, zero) };
+    for gi in 0..groups {
+        let (z, yv) = next;
+        // SAFETY: this function runs only with AVX-512 F.
+        let (term, sig) = unsafe { bce_f32(z, yv) };
+        // As in `rows_f64`: the next group's logits overlap this group's math.
+        if gi + 1 < groups {
+            next = logits(gi + 1);
+        }
+        let xs = &x[gi * G * K..(gi + 1) * G * K];
+        let wide = |v: __m512| {
+            [_mm512_cvtps_pd(_mm512_castps512_ps256(v)), _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(v))]
+        };
+        for t in term {
+            let [t0, t1] = wide(t);
+            loss = _mm512_add_pd(_mm512_add_pd(loss, t0), t1);
+        }
+        if GRAD {
+            // As in `rows_f64`: read the rows again rather than keep them.
+            let gx = std::hint::black_box(xs.as_ptr());
+            let grow = |r: usize| gx.wrapping_add(r * K);
+            for v in 0..NV {
+                let res = _mm512_sub_ps(sig[v], yv[v]);
+                let [r0, r1] = wide(res);
+                rsum = _mm512_add_pd(_mm512_add_pd(rsum, r0), r1);
+                let quarters = [
+                    _mm512_castps512_ps128(res),
+                    _mm512_extractf32x4_ps::<1>(res),
+                    _mm512_extractf32x4_ps::<2>(res),
+                    _mm512_extractf32x4_ps::<3>(res),
+                ];
+                for (h, &qv) in quarters.iter().enumerate() {
+                    let bcast = [
+                        _mm_permute_ps::<0x00>(qv),
+                        _mm_permute_ps::<0x55>(qv),
+                        _mm_permute_ps::<0xAA>(qv),
+                        _mm_permute_ps::<0xFF>(qv),
+                    ];
+                    for (l, &rr) in bcast.iter().enumerate() {
+                        let r = 16 * v + 4 * h + l;
+                        for (c, g) in gw.iter_mut().enumerate().take(chunks) {
+                            // SAFETY: row r of the group has K values.
+                            let xv = unsafe { load_f32::<K>(grow(r), c) };
+                            *g = _mm_add_ps(*g, _mm_mul_ps(xv, rr));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut sums = RowSums { loss: [0.0; 8], rsum: [0.0; 8], gw: [0.0f32; K] };
+    let mut gpad = [0.0f32; 16];
+    // SAFETY: the arrays have 8 and 16 values.
+    unsafe {
+        _mm512_storeu_pd(sums.loss.as_mut_ptr(), loss);
+        _mm512_storeu_pd(sums.rsum.as_mut_ptr(), rsum);
+        for (c, g) in gw.iter().enumerate() {
+            _mm_storeu_ps(gpad.as_mut_ptr().add(4 * c), *g);
+        }
+    }
+    sums.gw.copy_from_slice(&gpad[..K]);
+    let mut wk = [0.0f32; K];
+    wk.copy_from_slice(w);
+    sums.tail::<GRAD>(&x[groups * G * K..y.len() * K], &wk, b, &y[groups * G..]);
+    sums.finish::<GRAD>(part);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::fused::linear_bce_rows_portable;
+
+    /// Deterministic values in (−scale, scale), a few of them special where `special` is set.
+    fn values<T: Float>(n: usize, seed: u64, scale: f64, special: bool) -> Vec<T> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+                let v = match i % 97 {
+                    13 if special => 800.0,
+                    41 if special => -800.0,
+                    _ => (2.0 * u - 1.0) * scale,
+                };
+                T::of(v)
+            })
+            .collect()
+    }
+
+    fn check<T: Float>() {
+        for k in 1..=16 {
+            for n in [1, 7, 8, 9, 15, 16, 17, 31, 33, 200, 4096] {
+                for (special, seed) in [(false, 1u64), (true, 2)] {
+                    let x = values::<T>(n * k, seed * 1000 + k as u64, 3.0, special);
+                    let w = values::<T>(k, seed * 7 + n as u64, 1.5, false);
+                    let y: Vec<T> = values::<T>(n, seed + 3, 1.0, false)
+                        .iter()
+                        .map(|v| if v.f64() > 0.0 { T::one() } else { T::zero() })
+                        .collect();
+                    let b = T::of(0.25);
+                    for grad in [true, false] {
+                        let (mut got, mut want) = (vec![0.0; k + 2], vec![0.0; k + 2]);
+                        assert!(rows(&x, &w, b, &y, grad, &mut got, k), "the AVX-512 kernel ran");
+                        linear_bce_rows_portable(&x, &w, b, &y, grad, &mut want, k);
+                        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(
+                            bits(&got),
+                            bits(&want),
+                            "{} k={k} n={n} special={special} grad={grad}: {got:?} vs {want:?}",
+                            T::DTYPE
+                        );
+                    }
+                }
+            }
+        }
+        let mut part = vec![0.0; 19];
+        let x = vec![T::one(); 17 * 3];
+        assert!(
+            !rows(&x, &x[..17], T::zero(), &x[..3], true, &mut part, 17),
+            "17 features: the portable kernel"
+        );
+    }
+
+    #[test]
+    fn the_avx512_kernel_has_the_portable_kernels_bits() {
+        if !crate::fastmath_avx512::available() {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        check::<f64>();
+        check::<f32>();
+    }
+}
