@@ -26,13 +26,33 @@ pub(crate) type Ps<const N: usize> = [__m512; N];
 /// `f` applied to the registers of `a` and `b` pairwise.
 #[inline(always)]
 fn zip<V: Copy, const N: usize>(a: [V; N], b: [V; N], f: impl Fn(V, V) -> V) -> [V; N] {
-    std::array::from_fn(|i| f(a[i], b[i]))
+    // A loop rather than `std::array::from_fn`, which is only `#[inline]`: LLVM left it as a
+    // call for three registers and more, one call per operation.
+    let mut out = a;
+    for i in 0..N {
+        out[i] = f(a[i], b[i]);
+    }
+    out
+}
+
+/// `f` (a comparison) applied to each register of `a`: one mask per register.
+#[inline(always)]
+fn masks<V: Copy, M: Copy + Default, const N: usize>(a: [V; N], f: impl Fn(V) -> M) -> [M; N] {
+    let mut out = [M::default(); N];
+    for (o, &v) in out.iter_mut().zip(&a) {
+        *o = f(v);
+    }
+    out
 }
 
 /// `f` applied to each register of `a`.
 #[inline(always)]
 fn each<V: Copy, const N: usize>(a: [V; N], f: impl Fn(V) -> V) -> [V; N] {
-    std::array::from_fn(|i| f(a[i]))
+    let mut out = a;
+    for o in &mut out {
+        *o = f(*o);
+    }
+    out
 }
 
 /// Lane-wise `a + b`, `a − b`, `a · b`, `a / b` on `N` f64 registers, and with a constant.
@@ -77,28 +97,40 @@ macro_rules! ps {
 #[inline(always)]
 unsafe fn select_pd<const N: usize>(mask: [__mmask8; N], x: Pd<N>, a: Pd<N>) -> Pd<N> {
     // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
-    unsafe { std::array::from_fn(|i| _mm512_mask_blend_pd(mask[i], a[i], x[i])) }
+    unsafe {
+        let mut out = a;
+        for i in 0..N {
+            out[i] = _mm512_mask_blend_pd(mask[i], a[i], x[i]);
+        }
+        out
+    }
 }
 
 /// [`select_pd`] for f32.
 #[inline(always)]
 unsafe fn select_ps<const N: usize>(mask: [__mmask16; N], x: Ps<N>, a: Ps<N>) -> Ps<N> {
     // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
-    unsafe { std::array::from_fn(|i| _mm512_mask_blend_ps(mask[i], a[i], x[i])) }
+    unsafe {
+        let mut out = a;
+        for i in 0..N {
+            out[i] = _mm512_mask_blend_ps(mask[i], a[i], x[i]);
+        }
+        out
+    }
 }
 
 /// The lanes of `x` that are NaN.
 #[inline(always)]
 unsafe fn nan_pd<const N: usize>(x: Pd<N>) -> [__mmask8; N] {
     // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
-    unsafe { x.map(|v| _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v, v)) }
+    unsafe { masks(x, |v| _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v, v)) }
 }
 
 /// The lanes of `x` that are NaN (f32).
 #[inline(always)]
 unsafe fn nan_ps<const N: usize>(x: Ps<N>) -> [__mmask16; N] {
     // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
-    unsafe { x.map(|v| _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v)) }
+    unsafe { masks(x, |v| _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v)) }
 }
 
 /// `−|x|` lane-wise (the sign bit set).
@@ -186,7 +218,7 @@ pub(crate) unsafe fn ln_1p_unit<const N: usize>(e: Pd<N>) -> Pd<N> {
         let one = pd!(splat 1.0);
         let u = pd!(add one, e);
         let c = pd!(div pd!(sub e, pd!(sub u, one)), u);
-        let big = u.map(|v| _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_set1_pd(std::f64::consts::SQRT_2)));
+        let big = masks(u, |v| _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_set1_pd(std::f64::consts::SQRT_2)));
         let f = select_pd(big, pd!(mul u, pd!(splat 0.5)), u);
         let m = select_pd(big, pd!(splat std::f64::consts::LN_2), pd!(splat 0.0));
         let s = pd!(div pd!(sub f, one), pd!(add f, one));
@@ -211,7 +243,7 @@ pub(crate) unsafe fn softplus_sigmoid<const N: usize>(z: Pd<N>) -> (Pd<N>, Pd<N>
         // `z.max(0)`: a zero of either sign may come out, which the addition makes `+ln 2` alike.
         let sp = pd!(add each(z, |v| _mm512_max_pd(v, _mm512_setzero_pd())), ln_1p_unit(e));
         let inv = pd!(div pd!(splat 1.0), pd!(add pd!(splat 1.0), e));
-        let nonneg = z.map(|v| _mm512_cmp_pd_mask::<_CMP_GE_OQ>(v, _mm512_setzero_pd()));
+        let nonneg = masks(z, |v| _mm512_cmp_pd_mask::<_CMP_GE_OQ>(v, _mm512_setzero_pd()));
         let sig = select_pd(nonneg, inv, pd!(mul e, inv));
         let nan = nan_pd(z);
         (select_pd(nan, z, sp), select_pd(nan, z, sig))
@@ -259,7 +291,7 @@ pub(crate) unsafe fn bce_f32<const N: usize>(z: Ps<N>, y: Ps<N>) -> (Ps<N>, Ps<N
         let first = ps!(sub each(z, |v| _mm512_max_ps(v, _mm512_setzero_ps())), ps!(mul y, z));
         let term = ps!(add first, ps!(mul e, p));
         let inv = ps!(div ps!(splat 1.0), ps!(add ps!(splat 1.0), e));
-        let nonneg = z.map(|v| _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, _mm512_setzero_ps()));
+        let nonneg = masks(z, |v| _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, _mm512_setzero_ps()));
         let sig = select_ps(nonneg, inv, ps!(mul e, inv));
         let nan = nan_ps(z);
         (select_ps(nan, z, term), select_ps(nan, z, sig))
