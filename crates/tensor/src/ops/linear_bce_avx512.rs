@@ -267,21 +267,13 @@ unsafe fn rows_f64<const K: usize, const GRAD: bool>(
             }
         }
     }
-    let mut sums = RowSums { loss: [0.0; 8], rsum: [0.0; 8], gw: [0.0f64; K] };
     let mut gpad = [0.0f64; 16];
-    // SAFETY: the arrays have 8 and 16 values.
-    unsafe {
-        _mm512_storeu_pd(sums.loss.as_mut_ptr(), loss);
-        _mm512_storeu_pd(sums.rsum.as_mut_ptr(), rsum);
-        for (c, g) in gw.iter().enumerate() {
-            _mm256_storeu_pd(gpad.as_mut_ptr().add(4 * c), *g);
-        }
+    for (c, g) in gw.iter().enumerate() {
+        // SAFETY: `gpad` has 16 values.
+        unsafe { _mm256_storeu_pd(gpad.as_mut_ptr().add(4 * c), *g) };
     }
-    sums.gw.copy_from_slice(&gpad[..K]);
-    let mut wk = [0.0f64; K];
-    wk.copy_from_slice(w);
-    sums.tail::<GRAD>(&x[groups * G * K..y.len() * K], &wk, b, &y[groups * G..]);
-    sums.finish::<GRAD>(part);
+    let rest = (&x[groups * G * K..y.len() * K], w, b, &y[groups * G..]);
+    finish::<f64, K, GRAD>(loss, rsum, &gpad, rest, part);
 }
 
 /// The logits and targets of group `gi` of [`rows_f32`] (`16 · NV` rows from row `G · gi`).
@@ -411,20 +403,36 @@ unsafe fn rows_f32<const K: usize, const GRAD: bool>(
             }
         }
     }
-    let mut sums = RowSums { loss: [0.0; 8], rsum: [0.0; 8], gw: [0.0f32; K] };
     let mut gpad = [0.0f32; 16];
-    // SAFETY: the arrays have 8 and 16 values.
+    for (c, g) in gw.iter().enumerate() {
+        // SAFETY: `gpad` has 16 values.
+        unsafe { _mm_storeu_ps(gpad.as_mut_ptr().add(4 * c), *g) };
+    }
+    let rest = (&x[groups * G * K..y.len() * K], w, b, &y[groups * G..]);
+    finish::<f32, K, GRAD>(loss, rsum, &gpad, rest, part);
+}
+
+/// Ends a kernel: its vector sums (`gw` stored, padded to 16) into [`RowSums`], the rows after
+/// the last whole group through the portable tail, then `part`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn finish<T: Float, const K: usize, const GRAD: bool>(
+    loss: __m512d,
+    rsum: __m512d,
+    gw: &[T; 16],
+    (x, w, b, y): (&[T], &[T], T, &[T]),
+    part: &mut [f64],
+) {
+    let mut sums = RowSums { loss: [0.0; 8], rsum: [0.0; 8], gw: [T::zero(); K] };
+    // SAFETY: the arrays have 8 values.
     unsafe {
         _mm512_storeu_pd(sums.loss.as_mut_ptr(), loss);
         _mm512_storeu_pd(sums.rsum.as_mut_ptr(), rsum);
-        for (c, g) in gw.iter().enumerate() {
-            _mm_storeu_ps(gpad.as_mut_ptr().add(4 * c), *g);
-        }
     }
-    sums.gw.copy_from_slice(&gpad[..K]);
-    let mut wk = [0.0f32; K];
+    sums.gw.copy_from_slice(&gw[..K]);
+    let mut wk = [T::zero(); K];
     wk.copy_from_slice(w);
-    sums.tail::<GRAD>(&x[groups * G * K..y.len() * K], &wk, b, &y[groups * G..]);
+    sums.tail::<GRAD>(x, &wk, b, y);
     sums.finish::<GRAD>(part);
 }
 
