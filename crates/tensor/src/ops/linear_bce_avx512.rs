@@ -44,7 +44,7 @@ pub(super) fn rows<T: Float>(
     part: &mut [f64],
     k: usize,
 ) -> bool {
-    if !(1..=16).contains(&k) || !crate::fastmath_avx512::available() {
+    if !crate::fastmath_avx512::available() {
         return false;
     }
     macro_rules! by_k {
@@ -57,25 +57,26 @@ pub(super) fn rows<T: Float>(
         }};
     }
     if TypeId::of::<T>() == TypeId::of::<f64>() {
-        by_k!(rows_f64, f64);
+        by_k!(rows_f64, f64)
     } else if TypeId::of::<T>() == TypeId::of::<f32>() {
-        by_k!(rows_f32, f32);
+        by_k!(rows_f32, f32)
     } else {
-        return false;
+        false
     }
-    true
 }
 
-/// Calls `$f::<K, GRAD>` for `K = $k` (one of the listed literals) and `GRAD = $grad`.
+/// Calls `$f::<K, GRAD>` for `K = $k` (one of the listed literals) and `GRAD = $grad`, and
+/// returns `true`; returns `false` for any other `K` (the caller then runs the portable kernel).
 macro_rules! by_k_grad {
     ($f:ident, $args:tt, $k:expr, $grad:expr, $($kk:literal)*) => {
         match ($k, $grad) {
             $(
-                // SAFETY: AVX-512 F, VL, DQ and BW are available (checked by `rows`).
-                ($kk, true) => unsafe { $f::<$kk, true> $args },
-                ($kk, false) => unsafe { $f::<$kk, false> $args },
+                // SAFETY: AVX-512 F, VL, DQ and BW are available (checked by `rows`), and
+                // `K` is the literal matched.
+                ($kk, true) => { unsafe { $f::<$kk, true> $args }; true }
+                ($kk, false) => { unsafe { $f::<$kk, false> $args }; true }
             )*
-            _ => unreachable!("k is in 1..=16 (checked by `rows`)"),
+            _ => false,
         }
     };
 }
