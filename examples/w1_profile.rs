@@ -70,14 +70,23 @@ fn run<T: Float>(rows: usize, ghz: f64) {
     }
 }
 
-fn main() {
+fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rows: usize = args.first().map_or(32_768, |a| a.parse().expect("rows: a whole number"));
-    let ghz: f64 = args.get(1).map_or(3.4, |a| a.parse().expect("GHz: a number"));
-    assert!(
-        rows * K >= downhill::tensor::LARGE,
-        "fewer than LARGE / {K} rows take the composite path, not the kernel"
-    );
+    let rows: usize = match args.first() {
+        Some(a) => a.parse().map_err(|_| format!("rows: expected a whole number, got {a:?}"))?,
+        None => 32_768,
+    };
+    let ghz: f64 = match args.get(1) {
+        Some(a) => a.parse().map_err(|_| format!("GHz: expected a number such as 3.4, got {a:?}"))?,
+        None => 3.4,
+    };
+    let min_rows = downhill::tensor::LARGE.div_ceil(K);
+    if rows < min_rows {
+        return Err(format!(
+            "{rows} rows take the composite path, not the fused kernel: pass at least {min_rows}"
+        ));
+    }
     run::<f64>(rows, ghz);
     run::<f32>(rows, ghz);
+    Ok(())
 }
