@@ -234,12 +234,28 @@ pub(crate) unsafe fn ln_1p_unit<const N: usize>(e: Pd<N>) -> Pd<N> {
 }
 
 /// [`fastmath::softplus_sigmoid`](crate::fastmath::softplus_sigmoid) on `N` registers:
-/// `(softplus(z), σ(z))`.
+/// `(softplus(z), σ(z))`. The kernel calls its two parts, [`exp_neg_abs`] and
+/// [`softplus_sigmoid_with`], with other work between them; the tests check the whole.
+#[cfg(test)]
 #[inline(always)]
 pub(crate) unsafe fn softplus_sigmoid<const N: usize>(z: Pd<N>) -> (Pd<N>, Pd<N>) {
     // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
+    unsafe { softplus_sigmoid_with(z, exp_neg_abs(z)) }
+}
+
+/// `exp(−|z|)` on `N` registers: the first part of [`softplus_sigmoid`], for a kernel that puts
+/// other work between it and [`softplus_sigmoid_with`].
+#[inline(always)]
+pub(crate) unsafe fn exp_neg_abs<const N: usize>(z: Pd<N>) -> Pd<N> {
+    // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
+    unsafe { exp(neg_abs(z)) }
+}
+
+/// The rest of [`softplus_sigmoid`], given `e = exp_neg_abs(z)`.
+#[inline(always)]
+pub(crate) unsafe fn softplus_sigmoid_with<const N: usize>(z: Pd<N>, e: Pd<N>) -> (Pd<N>, Pd<N>) {
+    // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
     unsafe {
-        let e = exp(neg_abs(z));
         // `z.max(0)`: a zero of either sign may come out, which the addition makes `+ln 2` alike.
         let sp = pd!(add each(z, |v| _mm512_max_pd(v, _mm512_setzero_pd())), ln_1p_unit(e));
         let inv = pd!(div pd!(splat 1.0), pd!(add pd!(splat 1.0), e));
@@ -278,12 +294,28 @@ pub(crate) unsafe fn exp_f32<const N: usize>(x: Ps<N>) -> Ps<N> {
 }
 
 /// [`fastmath::bce_f32`](crate::fastmath::bce_f32) on `N` registers: `(softplus(z) − y·z, σ(z))`.
+/// As with [`softplus_sigmoid`], the kernel calls its two parts, [`exp_neg_abs_f32`] and
+/// [`bce_f32_with`]; the tests check the whole.
+#[cfg(test)]
 #[inline(always)]
 pub(crate) unsafe fn bce_f32<const N: usize>(z: Ps<N>, y: Ps<N>) -> (Ps<N>, Ps<N>) {
     // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
+    unsafe { bce_f32_with(z, y, exp_neg_abs_f32(z)) }
+}
+
+/// `exp(−|z|)` on `N` f32 registers: the first part of [`bce_f32`].
+#[inline(always)]
+pub(crate) unsafe fn exp_neg_abs_f32<const N: usize>(z: Ps<N>) -> Ps<N> {
+    // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
+    unsafe { exp_f32(neg_abs32(z)) }
+}
+
+/// The rest of [`bce_f32`], given `e = exp_neg_abs_f32(z)`.
+#[inline(always)]
+pub(crate) unsafe fn bce_f32_with<const N: usize>(z: Ps<N>, y: Ps<N>, e: Ps<N>) -> (Ps<N>, Ps<N>) {
+    // SAFETY: the caller runs on a CPU with AVX-512 F (this function's contract).
     unsafe {
         use crate::fastmath::BCE_F32_P as P;
-        let e = exp_f32(neg_abs32(z));
         let mut p = ps!(splat P[9]);
         for &c in P[..9].iter().rev() {
             p = ps!(add ps!(mul p, e), ps!(splat c));
