@@ -226,7 +226,8 @@ fn hsum8_f32(d: &[__m256; 4]) -> __m256 {
     pair(u0, u1)
 }
 
-/// The logits and targets of group `gi` of [`rows_f64`] (`8 · NV` rows from row `G · gi`).
+/// The logits and targets of half `H` (0 or 1) of group `gi` of [`rows_f64`]: `8 · HV` rows
+/// from row `8 · NV · gi + 8 · HV · H`.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F and VL; `gi` must be a whole group of `x` and `y`.
@@ -239,16 +240,15 @@ unsafe fn logits_f64<const K: usize, const H: usize>(
     bv: __m256d,
     gi: usize,
 ) -> (Pd<HV>, Pd<HV>) {
-    const G: usize = 8 * NV;
+    const R: usize = 8 * HV;
     let chunks = K.div_ceil(4);
-    let xs = &x[gi * G * K + H * 8 * HV * K..gi * G * K + (H + 1) * 8 * HV * K];
+    let first = gi * 8 * NV + H * R;
+    let (xs, ys) = (&x[first * K..(first + R) * K], &y[first..first + R]);
     prefetch_ahead(xs);
-    if H == 0 {
-        prefetch_ahead(&y[gi * G..(gi + 1) * G]);
-    }
+    prefetch_ahead(ys);
     let row = |r: usize| xs[r * K..].as_ptr();
-    // SAFETY (the block): the caller's contract; row r of the group has K values, and the group
-    // has `G` targets.
+    // SAFETY (the block): the caller's contract; row r of the half has K values, and the half has
+    // `R` targets.
     unsafe {
         let dot = |r: usize| {
             let prod = |c| _mm256_mul_pd(load_f64::<K>(row(r), c), wv[c]);
@@ -267,7 +267,7 @@ unsafe fn logits_f64<const K: usize, const H: usize>(
             let lo = _mm256_add_pd(hsum4_f64(&[dot(r), dot(r + 1), dot(r + 2), dot(r + 3)]), bv);
             let hi = _mm256_add_pd(hsum4_f64(&[dot(r + 4), dot(r + 5), dot(r + 6), dot(r + 7)]), bv);
             z[v] = _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi);
-            yv[v] = _mm512_loadu_pd(y.as_ptr().add(gi * G + H * 8 * HV + r));
+            yv[v] = _mm512_loadu_pd(ys.as_ptr().add(r));
         }
         (z, yv)
     }
@@ -360,7 +360,8 @@ unsafe fn rows_f64<const K: usize, const GRAD: bool>(
     finish::<f64, K, GRAD>(loss, rsum, &gpad, rest, part);
 }
 
-/// The logits and targets of group `gi` of [`rows_f32`] (`16 · NV` rows from row `G · gi`).
+/// The logits and targets of half `H` of group `gi` of [`rows_f32`]: `16 · HV` rows from row
+/// `16 · NV · gi + 16 · HV · H`.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F and VL; `gi` must be a whole group of `x` and `y`.
@@ -380,8 +381,8 @@ unsafe fn logits_f32<const K: usize, const H: usize>(
     prefetch_ahead(xs);
     prefetch_ahead(ys);
     let row = |r: usize| xs[r * K..].as_ptr();
-    // SAFETY (the block): the caller's contract; row r of the group has K values, and the group
-    // has `G` targets.
+    // SAFETY (the block): the caller's contract; row r of the half has K values, and the half has
+    // `R` targets.
     unsafe {
         let dot = |r: usize| {
             let prod = |c| _mm_mul_ps(load_f32::<K>(row(r), c), wv[c]);
@@ -445,8 +446,8 @@ unsafe fn rows_f32<const K: usize, const GRAD: bool>(
         // SAFETY: `wpad` has 16 values.
         unsafe { _mm_loadu_ps(wpad.as_ptr().add(4 * c)) }
     });
-    let cn = chunks.max(1);
-    let wp: [__m256; 4] = std::array::from_fn(|i| _mm256_set_m128(wv[(2 * i + 1) % cn], wv[(2 * i) % cn]));
+    let wp: [__m256; 4] =
+        std::array::from_fn(|i| _mm256_set_m128(wv[(2 * i + 1) % chunks], wv[(2 * i) % chunks]));
     let bv = _mm_set1_ps(b);
     let (mut loss, mut rsum) = (_mm512_setzero_pd(), _mm512_setzero_pd());
     let mut gw = [_mm_setzero_ps(); 4];
