@@ -152,6 +152,25 @@ impl<T: Float> GradSlots<'_, T> {
         Some(b)
     }
 
+    /// Adds `v`, one value per element in order, into gradient `id`'s buffer. On the pass's
+    /// first contribution it writes `0 + v` instead of adding to the stale value: the same bits
+    /// as [`GradSlots::get`] then `+=` (`0 + v` turns −0 into +0, as adding to a zeroed buffer
+    /// does), without the pass that zero-fills the buffer. Does nothing if `id` needs no
+    /// gradient (`v` is not run).
+    #[inline(always)]
+    pub(crate) fn add_each(&mut self, id: u32, v: impl IntoIterator<Item = T>) {
+        let Some((b, fresh)) = self.get_overwrite(id) else { return };
+        if fresh {
+            for (d, v) in b.iter_mut().zip(v) {
+                *d = T::zero() + v;
+            }
+        } else {
+            for (d, v) in b.iter_mut().zip(v) {
+                *d += v;
+            }
+        }
+    }
+
     /// The gradient buffer of `id` for a rule that can overwrite it, and whether it must:
     /// `(buffer, fresh)`, or `None` if `id` needs no gradient. When `fresh`, this is the pass's
     /// first contribution to `id`, and the buffer holds stale values (an earlier pass's, or zeros;

@@ -312,3 +312,26 @@ fn reused_buffers_carry_nothing_from_one_pass_to_the_next() {
         }
     }
 }
+
+/// Elementwise backward rules (here relu's, a product's and reshape's) write `0 + v` on a
+/// gradient's first contribution instead of zero-filling the buffer and adding: the same bits,
+/// so a `−0` contribution is stored as `+0` as before, and a reused buffer's stale values (NaN
+/// from the pass before) never show.
+#[test]
+fn first_gradient_contributions_have_the_bits_of_adding_to_zero() {
+    let p = store(&[("x", Tensor::from_vec(vec![-1.0, 2.0, -3.0, 4.0], [4]).unwrap())]);
+    let id = p.id("x").unwrap();
+    let mut tape = Tape::new();
+    let mut grads = downhill_tensor::Grads::new();
+    for c in [f64::NAN, -1.0] {
+        tape.clear();
+        let x = tape.param(&p, id);
+        let c = Tensor::full([2, 2], c);
+        // ∂/∂relu = c = −1; relu' = 0 at x < 0, so those contributions are −1·0 = −0.
+        let loss = (x.relu().reshape([2, 2]) * tape.constant(&c)).sum();
+        loss.backward_into(&mut grads).unwrap();
+    }
+    let got: Vec<u64> = grads.get(id).unwrap().data().iter().map(|v| v.to_bits()).collect();
+    let want: Vec<u64> = [0.0f64, -1.0, 0.0, -1.0].iter().map(|v| v.to_bits()).collect();
+    assert_eq!(got, want, "{:?}", grads.get(id).unwrap().data());
+}

@@ -135,23 +135,19 @@ fn binary_backward<T: Float, B: BinaryOp>(
     let (a, b, y) = (vals.get(a_id), vals.get(b_id), vals.get(id as u32));
     // `at(v, i)`: element i of an operand, which may be a broadcast scalar.
     let at = |v: &[T], i: usize| if v.len() == 1 { v[0] } else { v[i] };
-    if let Some(ga) = slots.get(a_id) {
-        if ga.len() == g.len() {
-            for (i, d) in ga.iter_mut().enumerate() {
-                *d += g[i] * B::da(a[i], at(b, i), y[i]);
-            }
-        } else if g.len() >= crate::LARGE {
+    if a.len() == g.len() {
+        slots.add_each(a_id, (0..g.len()).map(|i| g[i] * B::da(a[i], at(b, i), y[i])));
+    } else if let Some(ga) = slots.get(a_id) {
+        if g.len() >= crate::LARGE {
             ga[0] += crate::par::sum_large(g.len(), |i| g[i] * B::da(a[0], at(b, i), y[i]));
         } else {
             ga[0] += (0..g.len()).map(|i| g[i] * B::da(a[0], at(b, i), y[i])).sum::<T>();
         }
     }
-    if let Some(gb) = slots.get(b_id) {
-        if gb.len() == g.len() {
-            for (i, d) in gb.iter_mut().enumerate() {
-                *d += g[i] * B::db(at(a, i), b[i], y[i]);
-            }
-        } else if g.len() >= crate::LARGE {
+    if b.len() == g.len() {
+        slots.add_each(b_id, (0..g.len()).map(|i| g[i] * B::db(at(a, i), b[i], y[i])));
+    } else if let Some(gb) = slots.get(b_id) {
+        if g.len() >= crate::LARGE {
             gb[0] += crate::par::sum_large(g.len(), |i| g[i] * B::db(at(a, i), b[0], y[i]));
         } else {
             gb[0] += (0..g.len()).map(|i| g[i] * B::db(at(a, i), b[0], y[i])).sum::<T>();

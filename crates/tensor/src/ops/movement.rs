@@ -120,11 +120,7 @@ fn gather_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, i
 
 /// Backward of reshape: the same elements in the same order.
 fn same_order_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, id: usize, g: &[T]) {
-    if let Some(gx) = slots.get(vals.node(id).inputs[0]) {
-        for (d, &s) in gx.iter_mut().zip(g) {
-            *d += s;
-        }
-    }
+    slots.add_each(vals.node(id).inputs[0], g.iter().copied());
 }
 
 /// Detached values pass no gradient.

@@ -35,11 +35,8 @@ fn unary_backward<T: Float, U: UnaryOp>(
     let x_id = node.inputs[0];
     let x = vals.get(x_id);
     let y = vals.get(id as u32);
-    if let Some(gx) = slots.get(x_id) {
-        for (((d, &gi), &xi), &yi) in gx.iter_mut().zip(g).zip(x).zip(y) {
-            *d += gi * U::df(xi, yi, p, q);
-        }
-    }
+    let v = g.iter().zip(x).zip(y).map(|((&gi, &xi), &yi)| gi * U::df(xi, yi, p, q));
+    slots.add_each(x_id, v);
 }
 
 impl<'t, T: Float> Var<'t, T> {
