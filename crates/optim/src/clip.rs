@@ -97,6 +97,15 @@ fn tensor_sum_sq<T: Float>(g: &[T]) -> f64 {
 #[inline(always)]
 fn lanes_sum_sq_generic<T: Float>(g: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
+    add_sq_lanes(&mut lanes, g);
+    lanes_total(&lanes)
+}
+
+/// Adds `x²` (in `f64`) of each element of `g` into `lanes`, element `i` into lane `i mod 8`, in
+/// order. Called on consecutive pieces of a slice whose lengths are multiples of 8, it adds what
+/// one call on the whole slice adds.
+#[inline(always)]
+pub(crate) fn add_sq_lanes<T: Float>(lanes: &mut [f64; 8], g: &[T]) {
     let mut blocks = g.chunks_exact(8);
     for b in &mut blocks {
         for (l, x) in lanes.iter_mut().zip(b) {
@@ -106,6 +115,11 @@ fn lanes_sum_sq_generic<T: Float>(g: &[T]) -> f64 {
     for (l, x) in lanes.iter_mut().zip(blocks.remainder()) {
         *l += x.f64() * x.f64();
     }
+}
+
+/// The lanes of [`add_sq_lanes`] added in order: one tensor's (or chunk's) `Σ x²`.
+#[inline(always)]
+pub(crate) fn lanes_total(lanes: &[f64; 8]) -> f64 {
     lanes.iter().sum::<f64>()
 }
 

@@ -37,7 +37,65 @@ pub(crate) trait Rule: std::fmt::Debug + Clone + Sync {
     /// the buffers apart, so it reloads it, and a CPU whose 512-bit stores do not forward to a
     /// 512-bit load (Zen 4) then waits for the store: Adam ran at half speed that way.
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64);
+    /// Whether the engine may run `update` on 16-element pieces with the norm's squares in
+    /// between ([`update_sum_sq_generic`]). True unless the rule's per-call branching does not
+    /// compile well into a piece: RMSProp's, which picks its optional buffers, ran 6× slower so.
+    const PIECEWISE: bool = true;
 }
+
+/// Elements per piece in [`update_sum_sq_generic`]: one 512-bit register of `f32`.
+const SUM_SQ_PIECE: usize = 16;
+
+/// [`Rule::update`] that also adds each `g²` into `lanes` as [`clip::add_sq_lanes`] does (so the
+/// norm has the same bits), in one pass: piece by piece, the squares of 16 elements and then the
+/// rule on them. Summed on its own, `Σ g²` is one chain of dependent additions, which waits on
+/// their latency; interleaved, it runs while the rule waits on its divisions (Adam) or its
+/// stores. The rule, inlined, is the same code on each piece, its per-call scalars (Adam's bias
+/// corrections) computed once outside the loop, and its result the same as one call on the whole.
+#[inline(always)]
+fn update_sum_sq_generic<T: Float, R: Rule>(
+    rule: &R,
+    p: &mut [T],
+    g: &[T],
+    bufs: &mut [&mut [T]],
+    (lr, t): (f64, u64),
+    lanes: &mut [f64; 8],
+) {
+    let whole = g.len() / SUM_SQ_PIECE * SUM_SQ_PIECE;
+    for (k, (p, g)) in p.chunks_exact_mut(SUM_SQ_PIECE).zip(g.chunks_exact(SUM_SQ_PIECE)).enumerate() {
+        update_sum_sq_piece(rule, p, g, bufs, k * SUM_SQ_PIECE..(k + 1) * SUM_SQ_PIECE, (lr, t), lanes);
+    }
+    if whole < g.len() {
+        update_sum_sq_piece(rule, &mut p[whole..], &g[whole..], bufs, whole..g.len(), (lr, t), lanes);
+    }
+}
+
+/// One piece of [`update_sum_sq_generic`]: `p` and `g` are elements `at` of the whole.
+#[inline(always)]
+fn update_sum_sq_piece<T: Float, R: Rule>(
+    rule: &R,
+    p: &mut [T],
+    g: &[T],
+    bufs: &mut [&mut [T]],
+    at: std::ops::Range<usize>,
+    (lr, t): (f64, u64),
+    lanes: &mut [f64; 8],
+) {
+    clip::add_sq_lanes(lanes, g);
+    let mut piece: [&mut [T]; downhill_tensor::ZIP_MAX] = Default::default();
+    let n = bufs.len().min(piece.len());
+    for (s, b) in piece.iter_mut().zip(bufs.iter_mut()) {
+        *s = &mut b[at.clone()];
+    }
+    rule.update(p, g, &mut piece[..n], lr, t);
+}
+
+downhill_tensor::multiversion!(
+    /// [`update_sum_sq_generic`] compiled for the widest vectors the CPU has (same bits in every
+    /// version, as for [`update_simd`]).
+    update_sum_sq_simd<T: Float, R: Rule>, update_sum_sq_generic,
+    (rule: &R, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr_t: (f64, u64), lanes: &mut [f64; 8]) -> ()
+);
 
 /// [`Rule::update`] as a function, for [`update_simd`] to compile in each vector width.
 #[inline(always)]
@@ -56,7 +114,7 @@ downhill_tensor::multiversion!(
 /// Runs `rule` on one parameter: large tensors in fixed chunks on the pool's threads
 /// ([`downhill_tensor::zip_chunks_sum`]), each chunk vectorized ([`update_simd`]). With `norm`,
 /// also returns the gradient's `Σ g²` exactly as [`clip::global_norm`] sums one tensor (same
-/// lanes, same chunks), read in the same pass; otherwise 0.
+/// lanes, same chunks), summed in the same pass ([`update_sum_sq_simd`]); otherwise 0.
 fn update_param<T: Float, R: Rule>(
     rule: &R,
     p: &mut [T],
@@ -73,11 +131,19 @@ fn update_param<T: Float, R: Rule>(
         *o = b.data_mut();
     }
     downhill_tensor::zip_chunks_sum(&mut outs[..n], &[g], |o, i| {
-        let sum_sq = if norm { clip::lanes_sum_sq(i[0]) } else { 0.0 };
-        if let Some((p, bufs)) = o.split_first_mut() {
+        let Some((p, bufs)) = o.split_first_mut() else { return 0.0 };
+        if norm && R::PIECEWISE {
+            let mut lanes = [0.0; 8];
+            update_sum_sq_simd(rule, p, i[0], bufs, (lr, t), &mut lanes);
+            clip::lanes_total(&lanes)
+        } else if norm {
+            let sum_sq = clip::lanes_sum_sq(i[0]);
             update_simd(rule, p, i[0], bufs, lr, t);
+            sum_sq
+        } else {
+            update_simd(rule, p, i[0], bufs, lr, t);
+            0.0
         }
-        sum_sq
     })
 }
 

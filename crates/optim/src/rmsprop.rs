@@ -73,6 +73,7 @@ impl Rule for RmsPropRule {
             ("centered", self.centered.to_string()),
         ]
     }
+    const PIECEWISE: bool = false;
     #[inline(always)] // vectorized by the engine's `update_simd`
     // ANCHOR: update
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, _t: u64) {
