@@ -87,7 +87,8 @@ op_properties! {
     log, abs, tanh, sigmoid, relu, leaky_relu, softplus, pow, clamp,
     // binary
     add, sub, mul, div, maximum, minimum, add_rank0, sub_rank0, mul_rank0, div_rank0, maximum_rank0,
-    minimum_rank0, broadcast_add, broadcast_sub, broadcast_mul, broadcast_div,
+    minimum_rank0, broadcast_add, broadcast_sub, broadcast_mul, broadcast_div, broadcast_add_row,
+    broadcast_sub_row, broadcast_mul_row, broadcast_div_row,
     // reduce
     sum, mean, bce_with_logits_mean, linear_bce_with_logits_mean, max, sum_axis, mean_axis, max_axis, log_sum_exp, log_softmax, softmax,
     // linalg

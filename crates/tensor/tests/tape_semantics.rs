@@ -335,3 +335,66 @@ fn first_gradient_contributions_have_the_bits_of_adding_to_zero() {
     let want: Vec<u64> = [0.0f64, -1.0, 0.0, -1.0].iter().map(|v| v.to_bits()).collect();
     assert_eq!(got, want, "{:?}", grads.get(id).unwrap().data());
 }
+
+/// `broadcast_add`/`sub`/`mul`/`div` of a row (`[1, n]`, `[1, 1, n]`, `[1, 1]`) are one node
+/// without the broadcast copy; their values and gradients have the bits of `broadcast_to` then
+/// the elementwise op, also when the row's gradient has another contribution before them.
+#[test]
+fn row_broadcasts_have_the_bits_of_broadcast_to_then_the_op() {
+    let val = |i: usize, k: u64| {
+        let z = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        // A few exact zeros (both signs) among values of both signs.
+        match z % 11 {
+            0 => 0.0,
+            1 => -0.0,
+            _ => ((z >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 3.0,
+        }
+    };
+    let fill = |dims: &[usize], k: u64| {
+        let n: usize = dims.iter().product();
+        Tensor::from_vec((0..n).map(|i| val(i, k)).collect(), dims).unwrap()
+    };
+    type Op = for<'t> fn(
+        downhill_tensor::Var<'t, f64>,
+        downhill_tensor::Var<'t, f64>,
+        bool,
+    ) -> downhill_tensor::Var<'t, f64>;
+    let ops: [(&str, Op); 4] = [
+        (
+            "add",
+            |a, b, fused| if fused { a.broadcast_add(b) } else { a + b.broadcast_to(a.shape().unwrap()) },
+        ),
+        (
+            "sub",
+            |a, b, fused| if fused { a.broadcast_sub(b) } else { a - b.broadcast_to(a.shape().unwrap()) },
+        ),
+        (
+            "mul",
+            |a, b, fused| if fused { a.broadcast_mul(b) } else { a * b.broadcast_to(a.shape().unwrap()) },
+        ),
+        (
+            "div",
+            |a, b, fused| if fused { a.broadcast_div(b) } else { a / b.broadcast_to(a.shape().unwrap()) },
+        ),
+    ];
+    let cases: [(&[usize], &[usize]); 4] =
+        [(&[5, 3], &[1, 3]), (&[2, 3, 4], &[1, 1, 4]), (&[6, 1], &[1, 1]), (&[1, 3], &[1, 3])];
+    for (name, op) in ops {
+        for (da, db) in cases {
+            let p = store(&[("a", fill(da, 1)), ("b", fill(db, 2))]);
+            let (ia, ib) = (p.id("a").unwrap(), p.id("b").unwrap());
+            let (c, d) = (fill(da, 3), fill(db, 4));
+            let run = |fused: bool| {
+                let tape = Tape::new();
+                let (a, b) = (tape.param(&p, ia), tape.param(&p, ib));
+                // b's gradient gets a contribution (b·d) before the broadcast op's.
+                let y = op(a, b, fused);
+                let loss = (y * tape.constant(&c)).sum() + (b * tape.constant(&d)).sum();
+                let grads = loss.backward().unwrap();
+                let bits = |t: &Tensor<f64>| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                (bits(&y.value().unwrap()), bits(grads.get(ia).unwrap()), bits(grads.get(ib).unwrap()))
+            };
+            assert_eq!(run(true), run(false), "{name} of {da:?} and {db:?}");
+        }
+    }
+}

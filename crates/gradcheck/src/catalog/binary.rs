@@ -108,6 +108,27 @@ pub(super) const ENTRIES: &[Entry] = &[
         let (a, b) = (uniform(&d, r, -2.0, 2.0), signed(&small, r, 0.5, 2.0));
         Case::new(vec![("a", a), ("b", b)], "", |_, v| v[0].broadcast_div(v[1]))
     }),
+    // A row (`[1, …, 1, n]`) is one node, without the broadcast copy.
+    entry("broadcast_add_row", &["broadcast_add"], &["add"], |r| {
+        let (d, row) = row(r);
+        let (a, b) = (uniform(&d, r, -2.0, 2.0), uniform(&row, r, -2.0, 2.0));
+        Case::new(vec![("a", a), ("b", b)], "row", |_, v| v[0].broadcast_add(v[1]))
+    }),
+    entry("broadcast_sub_row", &["broadcast_sub"], &["sub"], |r| {
+        let (d, row) = row(r);
+        let (a, b) = (uniform(&d, r, -2.0, 2.0), uniform(&row, r, -2.0, 2.0));
+        Case::new(vec![("a", a), ("b", b)], "row", |_, v| v[0].broadcast_sub(v[1]))
+    }),
+    entry("broadcast_mul_row", &["broadcast_mul"], &["mul"], |r| {
+        let (d, row) = row(r);
+        let (a, b) = (uniform(&d, r, -2.0, 2.0), uniform(&row, r, -2.0, 2.0));
+        Case::new(vec![("a", a), ("b", b)], "row", |_, v| v[0].broadcast_mul(v[1]))
+    }),
+    entry("broadcast_div_row", &["broadcast_div"], &["div"], |r| {
+        let (d, row) = row(r);
+        let (a, b) = (uniform(&d, r, -2.0, 2.0), signed(&row, r, 0.5, 2.0));
+        Case::new(vec![("a", a), ("b", b)], "row", |_, v| v[0].broadcast_div(v[1]))
+    }),
 ];
 
 /// Two tensors of shape `d` that differ by at least 0.1 everywhere (no ties).
@@ -138,11 +159,28 @@ fn off_grid(r: &mut SeededRng, a: &Tensor<f64>) -> Tensor<f64> {
     super::draw::avoiding(&[], r, -2.0, 2.0, a.data(), 0.05f64.min(0.25 * 4.0 / (a.numel() as f64 + 1.0)))
 }
 
-/// A shape of rank 1..=3 and the same shape with a random non-empty set of axes shrunk to 1.
+/// A shape of rank 1..=3 and the same shape with a random non-empty set of axes shrunk to 1, not
+/// a row.
 fn grown(r: &mut SeededRng) -> (Vec<usize>, Vec<usize>) {
-    let d = dims(r, 1, 3);
+    let mut d = dims(r, 1, 3);
     let forced = r.random_range(0..d.len());
-    let small =
+    let mut small: Vec<usize> =
         d.iter().enumerate().map(|(i, &n)| if i == forced || r.random_bool(0.5) { 1 } else { n }).collect();
+    // Not a row (1 in every axis but the last, which is the big shape's): those are
+    // `*_row`'s. Shrinking the last axis too makes it none.
+    if small.iter().rev().skip(1).all(|&n| n == 1) {
+        let last = d.len() - 1;
+        d[last] = d[last].max(2);
+        small[last] = 1;
+    }
     (d, small)
+}
+
+/// A shape of rank 2 or 3 with at least 2 rows, and a row for it: the same rank, 1 in every
+/// axis but the last.
+fn row(r: &mut SeededRng) -> (Vec<usize>, Vec<usize>) {
+    let mut d = dims(r, 2, 3);
+    d[0] = d[0].max(2);
+    let row = d.iter().enumerate().map(|(i, &n)| if i + 1 == d.len() { n } else { 1 }).collect();
+    (d, row)
 }

@@ -242,7 +242,9 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// `self + rhs.broadcast_to(self.shape)`: the explicit way to add a bias row `[1, n]` to a
-    /// batch `[m, n]`.
+    /// batch `[m, n]`. A row (the same rank, 1 in every axis but the last) is added in one node,
+    /// without the broadcast copy, with the same value and gradients to the bit; every
+    /// `broadcast_*` op does the same.
     #[track_caller]
     pub fn broadcast_add(self, rhs: Self) -> Self {
         let at = Site::caller();
@@ -275,8 +277,74 @@ impl<'t, T: Float> Var<'t, T> {
     fn broadcast_binary_at<B: BinaryOp>(self, rhs: Self, at: Site) -> Result<Self> {
         self.check_operands(&[rhs], B::NAME, at)?;
         let target: Shape = self.shape()?;
+        if is_row_of(&rhs.shape()?, &target) {
+            return Ok(self.rows_binary::<B>(rhs, target, at));
+        }
         let grown = rhs.broadcast_to_at(target, at)?;
         self.binary_at::<B>(grown, at)
+    }
+
+    /// `self ∘ row` for each row of `self`, with `row` the same rank and 1 in every axis but the
+    /// last (a bias `[1, n]` and a batch `[m, n]`): one node, without the broadcast copy that
+    /// `broadcast_to` makes. Its value and gradients have the bits of `broadcast_to` then the
+    /// elementwise op (see [`rows_binary_backward`]).
+    fn rows_binary<B: BinaryOp>(self, row: Self, shape: Shape, at: Site) -> Self {
+        let mut inner = self.tape.inner.borrow_mut();
+        let (a, b) = (self.id, row.id);
+        let id =
+            inner.push(B::NAME, [a, b], shape, Aux::None, rows_binary_backward::<T, B>, at, |inner, out| {
+                let (x, r) = (inner.val(a), inner.val(b));
+                if r.is_empty() {
+                    return;
+                }
+                out.reserve(x.len());
+                for xr in x.chunks_exact(r.len()) {
+                    out.extend(xr.iter().zip(r).map(|(&u, &v)| B::f(u, v)));
+                }
+            });
+        Var::new(self.tape, id)
+    }
+}
+
+/// Whether `row` has `shape`'s rank and last axis, and 1 in every other axis.
+fn is_row_of(row: &Shape, shape: &Shape) -> bool {
+    match (row.dims().split_last(), shape.dims().last()) {
+        (Some((&n, lead)), Some(&m)) => row.rank() == shape.rank() && n == m && lead.iter().all(|&d| d == 1),
+        _ => false,
+    }
+}
+
+/// Backward of [`Var::rows_binary`]: `∂/∂a` as [`binary_backward`] computes it, and `∂/∂row[j]`
+/// the sum over the rows, in row order, of `0 + g·∂y/∂b`: what the elementwise op's backward
+/// writes into the broadcast copy's (fresh) gradient and the broadcast's backward then adds up.
+fn rows_binary_backward<T: Float, B: BinaryOp>(
+    vals: &Vals<'_, T>,
+    slots: &mut GradSlots<'_, T>,
+    id: usize,
+    g: &[T],
+) {
+    let node = vals.node(id);
+    let [a_id, b_id] = node.inputs;
+    let (a, r, y) = (vals.get(a_id), vals.get(b_id), vals.get(id as u32));
+    let n = r.len();
+    if n == 0 {
+        return;
+    }
+    let rows = || g.chunks_exact(n).zip(a.chunks_exact(n)).zip(y.chunks_exact(n));
+    if let Some((ga, fresh)) = slots.get_overwrite(a_id) {
+        for (d, ((g, a), y)) in ga.chunks_exact_mut(n).zip(rows()) {
+            for ((((d, &g), &a), &y), &r) in d.iter_mut().zip(g).zip(a).zip(y).zip(r) {
+                let v = g * B::da(a, r, y);
+                *d = if fresh { T::zero() } else { *d } + v;
+            }
+        }
+    }
+    if let Some(gb) = slots.get(b_id) {
+        for ((g, a), y) in rows() {
+            for ((((d, &g), &a), &y), &r) in gb.iter_mut().zip(g).zip(a).zip(y).zip(r) {
+                *d += T::zero() + g * B::db(a, r, y);
+            }
+        }
     }
 }
 
