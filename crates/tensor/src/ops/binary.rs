@@ -294,8 +294,11 @@ impl<'t, T: Float> Var<'t, T> {
         let id =
             inner.push(B::NAME, [a, b], shape, Aux::None, rows_binary_backward::<T, B>, at, |inner, out| {
                 let (x, r) = (inner.val(a), inner.val(b));
-                if r.is_empty() {
-                    return;
+                match r {
+                    [] => return,
+                    // A `[1, 1]` row (the bias of one output): one loop, not a row at a time.
+                    &[v] => return out.extend(x.iter().map(|&u| B::f(u, v))),
+                    _ => {}
                 }
                 out.reserve(x.len());
                 for xr in x.chunks_exact(r.len()) {
@@ -327,6 +330,19 @@ fn rows_binary_backward<T: Float, B: BinaryOp>(
     let [a_id, b_id] = node.inputs;
     let (a, r, y) = (vals.get(a_id), vals.get(b_id), vals.get(id as u32));
     let n = r.len();
+    if let &[v] = r {
+        // A `[1, 1]` row: the same sums, in one loop each instead of a row at a time.
+        slots.add_each(a_id, g.iter().zip(a).zip(y).map(|((&g, &a), &y)| g * B::da(a, v, y)));
+        if let Some([d]) = slots.get(b_id) {
+            // In a local: through `d`, every add would wait on the store of the one before.
+            let mut sum = *d;
+            for ((&g, &a), &y) in g.iter().zip(a).zip(y) {
+                sum += T::zero() + g * B::db(a, v, y);
+            }
+            *d = sum;
+        }
+        return;
+    }
     if n == 0 {
         return;
     }
