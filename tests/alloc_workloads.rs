@@ -194,12 +194,24 @@ fn w1_memory<T: Float>(data: &LogregData, fused: bool) -> W1Memory {
 #[test]
 fn the_peak_counter_sees_a_freed_buffer() {
     let _one_at_a_time = serial();
-    let base = live_bytes();
-    reset_peak();
-    drop(std::hint::black_box(vec![1u8; 1 << 20]));
-    let peak = peak_live_bytes();
-    // Other threads (the test harness's) may free a little meanwhile: allow 64 KiB of it.
-    assert!(peak + (64 << 10) >= base + (1 << 20), "peak {peak} B, {base} B live before a 1 MiB buffer");
+    // The counts see every thread, and the thread of the test before may still be freeing its
+    // thread-locals (a GEMM library's packing buffer, ~1 MiB) after it released `SERIAL`: one CI
+    // run saw the peak only 1 KB above the live bytes before the buffer. So measure up to 20
+    // times and require one clean measurement; a counter that misses the buffer fails them all.
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let base = live_bytes();
+        reset_peak();
+        drop(std::hint::black_box(vec![1u8; 1 << 20]));
+        let peak = peak_live_bytes();
+        // Other threads may free a little meanwhile: allow 64 KiB of it.
+        if peak + (64 << 10) >= base + (1 << 20) {
+            return;
+        }
+        seen.push((base, peak));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the peak never showed a freed 1 MiB buffer; (live before, peak) in bytes: {seen:?}");
 }
 
 #[test]
