@@ -142,6 +142,23 @@ pub(crate) struct GradSlots<'a, T: Float> {
     has: &'a mut [bool],
 }
 
+/// Adds `v`, one value per element in order, into a gradient buffer from
+/// [`GradSlots::get_overwrite`]. On the pass's first contribution (`fresh`) it writes `0 + v`
+/// instead of adding to the stale value: the same bits as zero-filling then adding (`0 + v` turns
+/// −0 into +0, as adding to a zeroed buffer does), without the pass that zero-fills the buffer.
+#[inline(always)]
+pub(crate) fn add_into<T: Float>(b: &mut [T], fresh: bool, v: impl IntoIterator<Item = T>) {
+    if fresh {
+        for (d, v) in b.iter_mut().zip(v) {
+            *d = T::zero() + v;
+        }
+    } else {
+        for (d, v) in b.iter_mut().zip(v) {
+            *d += v;
+        }
+    }
+}
+
 impl<T: Float> GradSlots<'_, T> {
     /// The gradient buffer of `id` (zeroed on first touch), or `None` if `id` needs no gradient.
     pub(crate) fn get(&mut self, id: u32) -> Option<&mut [T]> {
@@ -152,22 +169,12 @@ impl<T: Float> GradSlots<'_, T> {
         Some(b)
     }
 
-    /// Adds `v`, one value per element in order, into gradient `id`'s buffer. On the pass's
-    /// first contribution it writes `0 + v` instead of adding to the stale value: the same bits
-    /// as [`GradSlots::get`] then `+=` (`0 + v` turns −0 into +0, as adding to a zeroed buffer
-    /// does), without the pass that zero-fills the buffer. Does nothing if `id` needs no
-    /// gradient (`v` is not run).
+    /// Adds `v`, one value per element in order, into gradient `id`'s buffer ([`add_into`]). Does
+    /// nothing if `id` needs no gradient (`v` is not run).
     #[inline(always)]
     pub(crate) fn add_each(&mut self, id: u32, v: impl IntoIterator<Item = T>) {
-        let Some((b, fresh)) = self.get_overwrite(id) else { return };
-        if fresh {
-            for (d, v) in b.iter_mut().zip(v) {
-                *d = T::zero() + v;
-            }
-        } else {
-            for (d, v) in b.iter_mut().zip(v) {
-                *d += v;
-            }
+        if let Some((b, fresh)) = self.get_overwrite(id) {
+            add_into(b, fresh, v);
         }
     }
 

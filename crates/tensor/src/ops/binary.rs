@@ -8,7 +8,7 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::error::{Error, Result, Site};
-use crate::tape::{Aux, GradSlots, Vals};
+use crate::tape::{Aux, GradSlots, Vals, add_into};
 use crate::{Float, Shape, Var};
 
 /// An elementwise function of two inputs with its two partial derivatives.
@@ -349,10 +349,7 @@ fn rows_binary_backward<T: Float, B: BinaryOp>(
     let rows = || g.chunks_exact(n).zip(a.chunks_exact(n)).zip(y.chunks_exact(n));
     if let Some((ga, fresh)) = slots.get_overwrite(a_id) {
         for (d, ((g, a), y)) in ga.chunks_exact_mut(n).zip(rows()) {
-            for ((((d, &g), &a), &y), &r) in d.iter_mut().zip(g).zip(a).zip(y).zip(r) {
-                let v = g * B::da(a, r, y);
-                *d = if fresh { T::zero() } else { *d } + v;
-            }
+            add_into(d, fresh, g.iter().zip(a).zip(y).zip(r).map(|(((&g, &a), &y), &r)| g * B::da(a, r, y)));
         }
     }
     if let Some(gb) = slots.get(b_id) {
