@@ -20,7 +20,7 @@ use crate::Float;
 use crate::error::{Error, Result, Site};
 
 /// matrixmultiply's `k` block for `f32` and `f64` (its `S_KC` and `D_KC`).
-const KC: usize = 256;
+pub(crate) const KC: usize = 256;
 
 /// Below this many multiply-adds a product stays with matrixmultiply: the `gemm` crate's setup
 /// costs ~60 ns more per call, as much as the product (2×3·3×2: 170 vs 106 ns; 16×16·16×16:
@@ -40,6 +40,12 @@ pub(crate) unsafe fn gemm_call<T: Float>(
     c: *mut T,
     ldc: isize,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::gemm_small::takes::<T>((m, k, n)) {
+        // SAFETY: `takes` accepted the sizes; the rest is the caller's contract.
+        unsafe { crate::gemm_small::gemm((m, k, n), (a, rsa, csa), (b, rsb, csb), beta, c, ldc) };
+        return;
+    }
     if takes_gemm_crate((m, k, n), (rsa, csa), (rsb, csb), beta) {
         let mut p = 0;
         while p < k {
@@ -168,7 +174,7 @@ pub(crate) mod tests {
     /// and shapes with partial tiles, the call gives matrixmultiply's bits; a stale NaN in `c` is
     /// overwritten when `beta = 0`; the call writes only its block of a wider `c`.
     fn check<T: Float>() {
-        let mut routed = 0;
+        let (mut routed, mut small) = (0, 0);
         for (m, n) in [(2, 2), (3, 17), (37, 133), (128, 10), (64, 128), (16, 300)] {
             for k in [1, 2, 3, 255, 256, 257, 258, 513, 784, 1000] {
                 for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -176,6 +182,10 @@ pub(crate) mod tests {
                     let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
                     let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
                     for beta in [T::zero(), T::one()] {
+                        #[cfg(target_arch = "x86_64")]
+                        if crate::gemm_small::takes::<T>((m, k, n)) {
+                            small += 1;
+                        }
                         routed += usize::from(takes_gemm_crate((m, k, n), (rsa, csa), (rsb, csb), beta));
                         // c is the middle n columns of an m × (n + 5) matrix, NaN where beta = 0.
                         let ldc = n + 5;
@@ -223,6 +233,13 @@ pub(crate) mod tests {
         // Row-major a and b with k ≥ 2 (a single column has row stride 1) and m·k·n ≥ 2048: for
         // the six shapes 3 + 7 + 9 + 9 + 9 + 9 values of k, each with beta 0 and 1.
         assert_eq!(routed, 46 * 2, "which products go to the gemm crate");
+        // On an AVX-512 CPU, `gemm_small` takes the products with n at most one register, at
+        // every k, in all four layouts, with beta 0 and 1: (2, 2), and (128, 10) in f32.
+        #[cfg(target_arch = "x86_64")]
+        if crate::fastmath_avx512::available() {
+            let narrow = if T::BYTES == 4 { 2 } else { 1 };
+            assert_eq!(small, narrow * 10 * 4 * 2, "which products go to gemm_small");
+        }
     }
 
     #[test]
@@ -238,8 +255,44 @@ pub(crate) mod tests {
         assert_eq!(c, vec![3.0; 4]);
     }
 
+    /// Products that are all −0 (an `a` of −0 against a positive `b`) sum to +0, as
+    /// matrixmultiply's chains from +0 do: a kernel that began each chain with a plain product
+    /// would give −0.
+    fn check_signed_zeros<T: Float>() {
+        for (m, n) in [(2, 2), (128, 10), (16, 300)] {
+            for k in [1, 3, 17] {
+                let a = vec![T::of(-0.0); m * k];
+                let b: Vec<T> = vals::<T>(4, k * n).into_iter().map(|v| v.abs() + T::one()).collect();
+                let (mut got, mut want) = (vec![T::nan(); m * n], vec![T::nan(); m * n]);
+                gemm_slices((m, k, n), (&a, false), (&b, false), T::zero(), &mut got).unwrap();
+                // SAFETY: the m × k, k × n and m × n buffers match the row-major strides.
+                unsafe {
+                    T::gemm(
+                        m,
+                        k,
+                        n,
+                        T::one(),
+                        a.as_ptr(),
+                        k as isize,
+                        1,
+                        b.as_ptr(),
+                        n as isize,
+                        1,
+                        T::zero(),
+                        want.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                };
+                assert_eq!(bits(&got), bits(&want), "{m}x{k}x{n}");
+            }
+        }
+    }
+
     #[test]
     fn gemm_call_gives_matrixmultiplys_bits() {
+        check_signed_zeros::<f32>();
+        check_signed_zeros::<f64>();
         check::<f32>();
         check::<f64>();
     }

@@ -40,6 +40,7 @@ mod fastmath;
 mod fastmath_avx512;
 mod float;
 mod gemm_call;
+mod gemm_small;
 pub mod io;
 pub mod ops;
 mod par;
