@@ -175,7 +175,7 @@ pub(crate) mod tests {
     /// overwritten when `beta = 0`; the call writes only its block of a wider `c`.
     fn check<T: Float>() {
         let (mut routed, mut small) = (0, 0);
-        for (m, n) in [(2, 2), (3, 17), (37, 133), (128, 10), (64, 128), (16, 300)] {
+        for (m, n) in [(2, 2), (3, 17), (37, 133), (128, 10), (64, 128), (16, 300), (21, 1)] {
             for k in [1, 2, 3, 255, 256, 257, 258, 513, 784, 1000] {
                 for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                     let (ad, bd) = (vals::<T>(1, m * k), vals::<T>(2, k * n));
@@ -234,10 +234,10 @@ pub(crate) mod tests {
         // the six shapes 3 + 7 + 9 + 9 + 9 + 9 values of k, each with beta 0 and 1.
         assert_eq!(routed, 46 * 2, "which products go to the gemm crate");
         // On an AVX-512 CPU, `gemm_small` takes the products with n at most one register, at
-        // every k, in all four layouts, with beta 0 and 1: (2, 2), and (128, 10) in f32.
+        // every k, in all four layouts, with beta 0 and 1: (2, 2), (21, 1), and (128, 10) in f32.
         #[cfg(target_arch = "x86_64")]
         if crate::fastmath_avx512::available() {
-            let narrow = if T::BYTES == 4 { 2 } else { 1 };
+            let narrow = if T::BYTES == 4 { 3 } else { 2 };
             assert_eq!(small, narrow * 10 * 4 * 2, "which products go to gemm_small");
         }
     }
