@@ -90,7 +90,7 @@ op_properties! {
     minimum_rank0, broadcast_add, broadcast_sub, broadcast_mul, broadcast_div, broadcast_add_row,
     broadcast_sub_row, broadcast_mul_row, broadcast_div_row,
     // reduce
-    sum, mean, bce_with_logits_mean, linear_bce_with_logits_mean, max, sum_axis, mean_axis, max_axis, log_sum_exp, log_softmax, softmax,
+    sum, mean, bce_with_logits_mean, linear_bce_with_logits_mean, softmax_cross_entropy_mean, max, sum_axis, mean_axis, max_axis, log_sum_exp, log_softmax, softmax,
     // linalg
     matmul, matmul_batched,
     // movement

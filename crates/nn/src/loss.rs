@@ -158,7 +158,12 @@ fn check_logits<T: Float>(loss: &'static str, logits: Var<'_, T>, at: Site) -> R
 /// Computed with a stable log-softmax (no overflow for large logits); gradient
 /// `(softmax(logits) − onehot(labels))/batch`. PyTorch's `CrossEntropyLoss`. A label count that
 /// differs from the row count is an [`Error::LabelCount`], a label `>= classes` an
-/// [`Error::LabelOutOfRange`].
+/// [`Error::LabelOutOfRange`], logits with no rows an [`Error::InvalidArgument`] (the mean over
+/// no rows is undefined).
+///
+/// It records one node, [`Var::softmax_cross_entropy_mean`], with the bits of
+/// `-logits.log_softmax(1).pick(labels).mean()` and none of that chain's six intermediate
+/// tensors.
 #[track_caller]
 pub fn softmax_cross_entropy<'t, T: Float>(logits: Var<'t, T>, labels: &[usize]) -> Var<'t, T> {
     logits.tape().record(try_softmax_cross_entropy(logits, labels))
@@ -176,7 +181,15 @@ pub fn try_softmax_cross_entropy<'t, T: Float>(logits: Var<'t, T>, labels: &[usi
     if let Some((row, &label)) = labels.iter().enumerate().find(|&(_, &l)| l >= classes) {
         return Err(Error::LabelOutOfRange { loss: LOSS, label, row, classes, at });
     }
-    finish(-logits.log_softmax(1).pick(labels).mean())
+    if rows == 0 {
+        return Err(Error::InvalidArgument {
+            op: LOSS,
+            message: "the logits have no rows, so the mean loss is undefined; pass at least one example"
+                .to_string(),
+            at,
+        });
+    }
+    logits.try_softmax_cross_entropy_mean(labels)
 }
 
 /// Softmax cross-entropy from **logits** against target **probabilities** of the same shape

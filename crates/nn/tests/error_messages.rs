@@ -167,3 +167,11 @@ fn constructor_errors() {
     let tape = Tape::new();
     assert_snapshot!("l2_bad_lambda", msg(L2::new(-0.1).try_penalty(&tape, &params)));
 }
+
+#[test]
+fn cross_entropy_of_no_rows_is_an_error() {
+    let tape = Tape::<f64>::new();
+    let e = try_softmax_cross_entropy(tape.constant(&z(&[0, 4])), &[]).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument { op: "softmax_cross_entropy", .. }), "{e:?}");
+    assert!(e.to_string().contains("no rows") && e.to_string().contains("at least one example"), "{e}");
+}

@@ -69,6 +69,14 @@ pub(crate) enum Aux<T: Float> {
         stash: usize,
         stash_len: usize,
     },
+    /// Class labels, one per row (a range of `Inner::index_pool`), and a value per row that the
+    /// forward pass computed for the backward one (the range of `Inner::stash` from `stash`, of
+    /// the same length): `softmax_cross_entropy_mean`.
+    Labels {
+        start: usize,
+        len: usize,
+        stash: usize,
+    },
 }
 
 /// A backward rule: adds the node's contribution to its inputs' gradients.

@@ -398,3 +398,56 @@ fn row_broadcasts_have_the_bits_of_broadcast_to_then_the_op() {
         }
     }
 }
+
+/// The fused `softmax_cross_entropy_mean` has the bits of `-(x.log_softmax(1).pick(l).mean())`
+/// in `T`: the loss, and the logits' gradient for an upstream gradient other than 1, also when
+/// the logits' gradient already has a contribution before the loss's (a use recorded after it).
+fn softmax_ce_bits<T: downhill_tensor::Float>() {
+    let val = |i: usize, k: u64, scale: f64| {
+        let z = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        match z % 13 {
+            0 => 0.0,
+            1 => -0.0,
+            2 => f64::NEG_INFINITY,
+            _ => ((z >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * scale,
+        }
+    };
+    let cases: [(usize, usize, f64); 6] =
+        [(1, 1, 4.0), (1, 5, 4.0), (3, 2, 4.0), (5, 7, 4.0), (4, 3, 200.0), (128, 10, 6.0)];
+    for (seed, (n, k, scale)) in cases.into_iter().enumerate() {
+        let data: Vec<T> = (0..n * k).map(|i| T::of(val(i, seed as u64, scale))).collect();
+        let labels: Vec<usize> = (0..n).map(|i| (i * 7 + seed) % k).collect();
+        let mut p = Params::new();
+        let id = p.insert("x", Tensor::from_vec(data, [n, k]).unwrap()).unwrap();
+        for later_use in [false, true] {
+            let run = |fused: bool| {
+                let tape = Tape::new();
+                let x = tape.param(&p, id);
+                let ce = if fused {
+                    x.softmax_cross_entropy_mean(&labels)
+                } else {
+                    -x.log_softmax(1).pick(&labels).mean()
+                };
+                let mut loss = ce * T::of(0.37);
+                if later_use {
+                    loss = loss + (x * x).sum();
+                }
+                let grads = loss.backward().unwrap();
+                let bits = |v: &[T]| v.iter().map(|v| v.f64().to_bits()).collect::<Vec<_>>();
+                (bits(ce.value().unwrap().data()), bits(grads.get(id).unwrap().data()))
+            };
+            assert_eq!(run(true), run(false), "{} [{n}, {k}], later use {later_use}", T::DTYPE);
+        }
+    }
+    // No rows: an error where the composite's mean over nothing is NaN.
+    let tape = Tape::<T>::new();
+    let x = tape.constant(&Tensor::zeros([0, 4]));
+    let err = x.try_softmax_cross_entropy_mean(&[]).unwrap_err();
+    assert!(err.to_string().contains("no rows"), "{err}");
+}
+
+#[test]
+fn softmax_ce_has_the_composites_bits() {
+    softmax_ce_bits::<f32>();
+    softmax_ce_bits::<f64>();
+}

@@ -59,6 +59,21 @@ pub(super) const ENTRIES: &[Entry] = &[
             })
         },
     ),
+    // The fused softmax cross-entropy of `ops/softmax_ce.rs`: one class up to several, labels
+    // drawn per row.
+    entry(
+        "softmax_cross_entropy_mean",
+        &["softmax_cross_entropy_mean"],
+        &["softmax_cross_entropy_mean"],
+        |r| {
+            let (n, k) = (size(r, 1, 5), size(r, 1, 6));
+            let labels: Vec<usize> = (0..n).map(|_| r.random_range(0..k)).collect();
+            let x = uniform(&[n, k], r, -3.0, 3.0);
+            Case::new(vec![("logits", x)], format!("labels {}", super::draw::list(&labels)), move |_, v| {
+                v[0].softmax_cross_entropy_mean(&labels)
+            })
+        },
+    ),
     Entry {
         kink: Some(|r| {
             let (x, n) = tied_max(&dims(r, 1, 3), r, None);

@@ -8,4 +8,5 @@ pub mod linalg;
 mod linear_bce_avx512;
 pub mod movement;
 pub mod reduce;
+pub mod softmax_ce;
 pub mod unary;

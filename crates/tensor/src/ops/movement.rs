@@ -510,7 +510,13 @@ impl<'t, T: Float> Var<'t, T> {
     }
 }
 
-fn check_indices(op: &'static str, indices: &[usize], axis: usize, size: usize, at: Site) -> Result<()> {
+pub(crate) fn check_indices(
+    op: &'static str,
+    indices: &[usize],
+    axis: usize,
+    size: usize,
+    at: Site,
+) -> Result<()> {
     match indices.iter().position(|&i| i >= size) {
         Some(position) => Err(Error::Index { op, index: indices[position], position, axis, size, at }),
         None => Ok(()),
