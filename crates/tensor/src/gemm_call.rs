@@ -9,12 +9,15 @@
 //! both libraries' kernels use it; on a CPU without FMA they might round differently, and a
 //! product split for threads with a one-column edge block could then differ in its last bits.)
 //!
-//! Which is faster depends on the layout of `a`: for a row-major `a` (the forward `x·W`) the
-//! `gemm` crate is 10–30% faster on one core here and 2–3× faster for a narrow `b` (`h·W2` with
-//! ten columns), because matrixmultiply gathers a row-major `a` one value at a time when it packs
-//! it. For a column-major `a` (the backward `xᵀ·g`) matrixmultiply is as fast or faster, and for a
-//! tiny product its lower setup cost wins. So a row-major `a` with a row-major `b` goes to `gemm`
-//! from [`GEMM_CRATE_MIN`] multiply-adds on, everything else to matrixmultiply.
+//! Which is faster depends on the layout of `a` and on the CPU. For a row-major `a` (the forward
+//! `x·W`) the `gemm` crate was 10–30% faster on one core of a Zen 4 and 2–3× faster for a narrow
+//! `b` (`h·W2` with ten columns), because matrixmultiply gathers a row-major `a` one value at a
+//! time when it packs it. For a column-major `a` (the backward `xᵀ·g`) matrixmultiply was 3–5%
+//! faster there; on the Zen 5 these machines now have, the `gemm` crate is faster for it too
+//! (784×128·128×256, one thread: f32 239–250 µs against 254–255, f64 514–517 against 635–655).
+//! For a tiny product matrixmultiply's lower setup cost wins. So an `a` with unit stride along
+//! either axis, with a row-major `b`, goes to `gemm` from [`GEMM_CRATE_MIN`] multiply-adds on
+//! (unless `gemm_small` takes it first), everything else to matrixmultiply.
 
 use crate::Float;
 use crate::error::{Error, Result, Site};
@@ -131,17 +134,16 @@ pub fn gemm_slices<T: Float>(
     Ok(())
 }
 
-/// Whether [`gemm_call`] hands this product to the `gemm` crate: `a` and `b` row-major, at least
-/// two rows and columns (`gemm` has matrix-vector paths with another order), `beta` 0 or 1, and
-/// at least [`GEMM_CRATE_MIN`] multiply-adds.
+/// Whether [`gemm_call`] hands this product to the `gemm` crate: `a` row- or column-major, `b`
+/// row-major, at least two rows and columns (`gemm` has matrix-vector paths with another order),
+/// `beta` 0 or 1, and at least [`GEMM_CRATE_MIN`] multiply-adds.
 fn takes_gemm_crate<T: Float>(
     (m, k, n): (usize, usize, usize),
     a: (isize, isize),
     b: (isize, isize),
     beta: T,
 ) -> bool {
-    a.1 == 1
-        && a.0 != 1
+    ((a.1 == 1 && a.0 != 1) || (a.0 == 1 && a.1 != 1))
         && b.1 == 1
         && b.0 != 1
         && m >= 2
@@ -230,9 +232,11 @@ pub(crate) mod tests {
                 }
             }
         }
-        // Row-major a and b with k ≥ 2 (a single column has row stride 1) and m·k·n ≥ 2048: for
-        // the six shapes 3 + 7 + 9 + 9 + 9 + 9 values of k, each with beta 0 and 1.
-        assert_eq!(routed, 46 * 2, "which products go to the gemm crate");
+        // A row-major b with k ≥ 2 (a single row has column stride 1), a with unit stride along
+        // one axis (a row-major a needs k ≥ 2, a column-major one m ≥ 2), n ≥ 2 and
+        // m·k·n ≥ 2048: 46 of the shapes and k with a row-major a, 49 with a column-major one,
+        // each with beta 0 and 1.
+        assert_eq!(routed, (46 + 49) * 2, "which products go to the gemm crate");
         // On an AVX-512 CPU, `gemm_small` takes the products with n at most one register, at
         // every k, in all four layouts, with beta 0 and 1: (2, 2), (21, 1), and (128, 10) in f32.
         #[cfg(target_arch = "x86_64")]
