@@ -182,12 +182,7 @@ pub fn try_softmax_cross_entropy<'t, T: Float>(logits: Var<'t, T>, labels: &[usi
         return Err(Error::LabelOutOfRange { loss: LOSS, label, row, classes, at });
     }
     if rows == 0 {
-        return Err(Error::InvalidArgument {
-            op: LOSS,
-            message: "the logits have no rows, so the mean loss is undefined; pass at least one example"
-                .to_string(),
-            at,
-        });
+        return Err(Error::no_rows(LOSS, "the logits", at));
     }
     logits.try_softmax_cross_entropy_mean(labels)
 }

@@ -553,6 +553,18 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The error of a mean over the rows of a batch that has none (a loss of an empty batch is
+    /// undefined): an [`Error::InvalidArgument`] naming `op` and `at`.
+    pub fn no_rows(op: &'static str, what: &str, at: Site) -> Self {
+        Error::InvalidArgument {
+            op,
+            message: format!("{what} have no rows, so the mean loss is undefined; pass at least one example"),
+            at,
+        }
+    }
+}
+
 fn rank_note(lhs: &Shape, rhs: &Shape) -> String {
     if lhs.rank() != rhs.rank() { format!(" (rank {} vs {})", lhs.rank(), rhs.rank()) } else { String::new() }
 }

@@ -445,12 +445,7 @@ impl<'t, T: Float> Var<'t, T> {
             return Err(Error::LossShape { loss: OP, pred: Shape::from([n, 1]), target: sy.clone(), at });
         }
         if n == 0 {
-            return Err(Error::InvalidArgument {
-                op: OP,
-                message: "the inputs have no rows, so the mean loss is undefined; pass at least one example"
-                    .to_string(),
-                at,
-            });
+            return Err(Error::no_rows(OP, "the inputs", at));
         }
         let ids = [self.id, w.id, b.id, y.id];
         let requires = |id: u32| inner.nodes[id as usize].requires_grad;

@@ -90,12 +90,7 @@ impl<'t, T: Float> Var<'t, T> {
             return Err(Error::IndexCount { op: OP, rows: n, given: labels.len(), at });
         }
         if n == 0 {
-            return Err(Error::InvalidArgument {
-                op: OP,
-                message: "the logits have no rows, so the mean loss is undefined; pass at least one example"
-                    .to_string(),
-                at,
-            });
+            return Err(Error::no_rows(OP, "the logits", at));
         }
         check_indices(OP, labels, 1, k, at)?;
         let mut guard = self.tape.inner.borrow_mut();
