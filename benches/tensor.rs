@@ -17,6 +17,9 @@
 //!   (`downhill::tensor::gemm_slices`) on preallocated buffers; the items counter is 2n³ FLOP, so divan's `item/s` reads as FLOP/s.
 //!   The tape's GEMM uses `DOWNHILL_THREADS` threads (default: the available cores) and the raw
 //!   call one, so compare them with `DOWNHILL_THREADS=1`.
+//! - `matmul::narrow`: W2b's products with ten output columns in f32 (`h·W2`, 128×256·256×10,
+//!   and `hᵀ·g`, 256×128·128×10), through `gemm_slices` (which hands them to `gemm_small` on an
+//!   AVX-512 CPU) and through matrixmultiply on the same strides, side by side.
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
@@ -237,6 +240,50 @@ mod matmul {
                 });
             }
             _ => unreachable!(),
+        }
+    }
+
+    /// W2b's narrow products (f32): `"h·W2"` is 128×256·256×10 with both operands row-major,
+    /// `"hT·g"` 256×128·128×10 with `a` the transpose of a row-major 128×256 matrix. `downhill`
+    /// is `gemm_slices`; `matrixmultiply` its call with the same strides, the same bits.
+    #[divan::bench(args = ["h·W2 downhill", "h·W2 matrixmultiply", "hT·g downhill", "hT·g matrixmultiply"])]
+    fn narrow(bencher: Bencher, case: &str) {
+        let ta = case.starts_with("hT");
+        let (m, k, n) = if ta { (256, 128, 10) } else { (128, 256, 10) };
+        let (a, b) = (uniform::<f32>([m, k], 5), uniform::<f32>([k, n], 6));
+        let mut out = vec![0.0f32; m * n];
+        let bencher = bencher.counter(ItemsCount::new(2 * m * k * n));
+        if case.ends_with("downhill") {
+            bencher.bench_local(|| {
+                downhill::tensor::gemm_slices((m, k, n), (a.data(), ta), (b.data(), false), 0.0, &mut out)
+                    .expect("buffers of the product's sizes");
+                divan::black_box(&mut out);
+            });
+        } else {
+            let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+            bencher.bench_local(|| {
+                // SAFETY: `a` holds m·k values at strides (rsa, csa), `b` k × n row-major, `out`
+                // m × n row-major, and `out` overlaps neither.
+                unsafe {
+                    f32::gemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.data().as_ptr(),
+                        rsa,
+                        csa,
+                        b.data().as_ptr(),
+                        n as isize,
+                        1,
+                        0.0,
+                        out.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                };
+                divan::black_box(&mut out);
+            });
         }
     }
 }
