@@ -246,7 +246,7 @@ mod matmul {
     /// W2b's narrow products (f32): `"h·W2"` is 128×256·256×10 with both operands row-major,
     /// `"hT·g"` 256×128·128×10 with `a` the transpose of a row-major 128×256 matrix. `downhill`
     /// is `gemm_slices`; `matrixmultiply` its call with the same strides, the same bits.
-    #[divan::bench(args = ["h·W2 downhill", "h·W2 matrixmultiply", "hT·g downhill", "hT·g matrixmultiply"])]
+    #[divan::bench(args = ["h·W2:downhill", "h·W2:matrixmultiply", "hT·g:downhill", "hT·g:matrixmultiply"])]
     fn narrow(bencher: Bencher, case: &str) {
         let ta = case.starts_with("hT");
         let (m, k, n) = if ta { (256, 128, 10) } else { (128, 256, 10) };

@@ -290,6 +290,18 @@ def main() -> int:
     print(f"\n== matmul forward on the tape vs the raw GEMM call (DOWNHILL_THREADS={args.threads}, raw one thread; GFLOP/s from medians)")
     print(table(rows, right={1, 2, 3, 4, 5}))
 
+    # ---- W2b's narrow products: gemm_small (through gemm_slices) vs matrixmultiply
+    rows = [["product (f32)", "downhill µs", "matrixmultiply µs", "downhill / matrixmultiply"]]
+    for name in ("h·W2", "hT·g"):
+        d, mm = bench.get(f"matmul/narrow/{name}:downhill"), bench.get(f"matmul/narrow/{name}:matrixmultiply")
+        if d and mm:
+            summary.setdefault("narrow", {})[name] = {"downhill_s": d["median"], "matrixmultiply_s": mm["median"]}
+            rows.append([name, f"{d['median'] * 1e6:.2f}", f"{mm['median'] * 1e6:.2f}",
+                         f"{d['median'] / mm['median']:.2f}"])
+    if len(rows) > 1:
+        print("\n== W2b's ten-column products, one thread, medians (matmul::narrow)")
+        print(table(rows, right={1, 2, 3}))
+
     # ---- per-op overhead at 64×64 f32
     ops = sorted({k.split("/")[-1] for k in bench if k.startswith("per_op_64/")})
     if ops:
