@@ -12,7 +12,7 @@
 //! `gemm_call_gives_matrixmultiplys_bits` checks it on every layout and on `k` across the block
 //! edges.
 //!
-//! The loop: for each block of `k` and each register of columns, that block of `b` is copied into
+//! The loop: for each block of `k`, that block of `b` (one register of columns) is copied into
 //! a buffer on the stack (zeros past the last column), then [`R`] rows of `c` at a time are summed
 //! in `R` registers: per value of `k`, one load of `b`'s row and, per row, a broadcast of `a`'s
 //! value and a multiply-add. `R` independent chains hide the multiply-add's latency.
@@ -85,53 +85,47 @@ macro_rules! kernel {
             struct Packed([$t; KC * $l]);
             let mut packed = Packed([0.0; KC * $l]);
             let pk = packed.0.as_mut_ptr();
+            // `takes` admits at most one register of columns: all of `b`'s columns are one.
+            let mask: $mask = if n == $l { !0 } else { (1 << n) - 1 };
             let mut p = 0;
             while p < k {
                 let kb = (k - p).min(KC);
                 // matrixmultiply's beta for this block: later blocks add to the sum so far.
                 let block_beta = if p == 0 { beta } else { 1.0 };
-                let mut j = 0;
-                while j < n {
-                    let nb = (n - j).min($l);
-                    let mask: $mask = if nb == $l { !0 } else { (1 << nb) - 1 };
-                    // SAFETY: rows p..p + kb and columns j..j + nb of b lie inside the matrix the
-                    // caller vouches for (a masked load reads only columns below nb); `packed`
-                    // holds KC ≥ kb rows of $l values.
-                    unsafe {
-                        for kk in 0..kb {
-                            let row = b.offset((p + kk) as isize * rsb + j as isize * csb);
-                            let dst = pk.add(kk * $l);
-                            if csb == 1 {
-                                $mstore(dst, !0, $mload($zero(), mask, row));
-                            } else {
-                                for jj in 0..$l {
-                                    *dst.add(jj) = if jj < nb { *row.offset(jj as isize * csb) } else { 0.0 };
-                                }
+                // SAFETY: rows p..p + kb of b lie inside the matrix the caller vouches for (a
+                // masked load reads only its n columns); `packed` holds KC ≥ kb rows of $l values.
+                unsafe {
+                    for kk in 0..kb {
+                        let row = b.offset((p + kk) as isize * rsb);
+                        let dst = pk.add(kk * $l);
+                        if csb == 1 {
+                            $mstore(dst, !0, $mload($zero(), mask, row));
+                        } else {
+                            for j in 0..$l {
+                                *dst.add(j) = if j < n { *row.offset(j as isize * csb) } else { 0.0 };
                             }
                         }
                     }
-                    let a_block = a.wrapping_offset(p as isize * csa);
-                    let c_block = c.wrapping_add(j);
-                    let out = |i: usize| {
-                        (a_block.wrapping_offset(i as isize * rsa), c_block.wrapping_offset(i as isize * ldc))
-                    };
-                    let args = (kb, (rsa, csa), pk.cast_const(), ldc, mask, block_beta);
-                    let mut i = 0;
-                    // SAFETY (the three loops): rows i.. of the block, as many as each call sums,
-                    // lie inside a and c.
-                    while i + R <= m {
-                        unsafe { $rows::<R>(out(i), args) };
-                        i += R;
-                    }
-                    if i + 4 <= m {
-                        unsafe { $rows::<4>(out(i), args) };
-                        i += 4;
-                    }
-                    while i < m {
-                        unsafe { $rows::<1>(out(i), args) };
-                        i += 1;
-                    }
-                    j += $l;
+                }
+                let a_block = a.wrapping_offset(p as isize * csa);
+                let out = |i: usize| {
+                    (a_block.wrapping_offset(i as isize * rsa), c.wrapping_offset(i as isize * ldc))
+                };
+                let args = (kb, (rsa, csa), pk.cast_const(), ldc, mask, block_beta);
+                let mut i = 0;
+                // SAFETY (the three loops): rows i.. of the block, as many as each call sums, lie
+                // inside a and c.
+                while i + R <= m {
+                    unsafe { $rows::<R>(out(i), args) };
+                    i += R;
+                }
+                if i + 4 <= m {
+                    unsafe { $rows::<4>(out(i), args) };
+                    i += 4;
+                }
+                while i < m {
+                    unsafe { $rows::<1>(out(i), args) };
+                    i += 1;
                 }
                 p += kb;
             }
