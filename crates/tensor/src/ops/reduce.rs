@@ -81,6 +81,17 @@ fn lse_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, id: 
     }
 }
 
+/// `ln Σ exp(x)` of the values `xs` whose maximum is `m`: `m + ln Σ exp(x − m)`, summed in the
+/// order given, or `m` itself when it is not finite (all −inf, or a +inf or NaN present). The
+/// fused softmax cross-entropy calls it too, so that it keeps `log_sum_exp`'s bits.
+pub(crate) fn lse_from_max<T: Float>(m: T, xs: impl Iterator<Item = T>) -> T {
+    if !m.is_finite() {
+        return m;
+    }
+    let s: T = xs.map(|v| (v - m).exp()).sum();
+    m + s.ln()
+}
+
 /// Forward of an axis reduction: `out[o, i] = fold over a of x[o, a, i]`.
 fn fold_axis<T: Float>(
     x: &[T],
@@ -264,12 +275,8 @@ impl<'t, T: Float> Var<'t, T> {
                 for o in 0..outer {
                     for i in 0..inner {
                         let m = out[o * inner + i];
-                        if !m.is_finite() {
-                            // All −inf (or a +inf/NaN present): the max itself is the answer.
-                            continue;
-                        }
-                        let s: T = (0..size).map(|a| (x[(o * size + a) * inner + i] - m).exp()).sum();
-                        out[o * inner + i] = m + s.ln();
+                        out[o * inner + i] =
+                            lse_from_max(m, (0..size).map(|a| x[(o * size + a) * inner + i]));
                     }
                 }
             },

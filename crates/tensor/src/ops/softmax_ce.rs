@@ -10,18 +10,14 @@
 
 use crate::error::{Error, Result, Site};
 use crate::ops::movement::check_indices;
+use crate::ops::reduce::lse_from_max;
 use crate::tape::{Aux, GradSlots, Vals};
 use crate::{Float, Shape, Var};
 
-/// `ln Σ_c exp x[c]` of one row as `log_sum_exp` computes it: the maximum `m` (NaN ignored), then
-/// `m + ln Σ exp(x − m)`, or `m` itself when it is not finite.
+/// `ln Σ_c exp x[c]` of one row as `log_sum_exp` computes it: the maximum (NaN ignored, as
+/// `fold_axis` with `max`), then [`lse_from_max`].
 fn row_lse<T: Float>(row: &[T]) -> T {
-    let m = row.iter().fold(T::neg_infinity(), |a, &v| a.max(v));
-    if !m.is_finite() {
-        return m;
-    }
-    let s: T = row.iter().map(|&v| (v - m).exp()).sum();
-    m + s.ln()
+    lse_from_max(row.iter().fold(T::neg_infinity(), |a, &v| a.max(v)), row.iter().copied())
 }
 
 /// `L = −(1/n)·Σ_i (x[i, l_i] − lse_i)`, `lse_i = ln Σ_c exp x[i, c]`:
@@ -44,11 +40,13 @@ fn softmax_ce_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T
     let g_sum = zero + g_mean * T::of_usize(n).recip();
     // `sum` spreads it over the picked values, `pick` puts each at its label.
     let g_pick = zero + (zero + g_sum);
+    // `sub`'s gradient of the broadcast `lse` is `0 + g·(−1)`: at the label `0 + g_pick·(−1)`,
+    // elsewhere `0 + (−0) = +0`. `broadcast_to` sums a row of those from a zeroed slot, and the
+    // +0s leave the sum as `0 + (label's term)` (a sum `0 + v` is never −0), the same per row.
+    let g_lse = zero + (zero + g_pick * -T::one());
     for (((gx, x), &label), &lse) in gx.chunks_exact_mut(k).zip(x.chunks_exact(k)).zip(labels).zip(lse) {
-        // `sub`'s gradient of log_softmax's `x` is the picked one's, `0 + g·1` (zero elsewhere);
-        // of the broadcast `lse`, `0 + g·(−1)`; `broadcast_to` sums the latter over the row.
+        // `sub`'s gradient of log_softmax's `x` is the picked one's, `0 + g·1` (zero elsewhere).
         let ls = |c: usize| if c == label { g_pick } else { zero };
-        let g_lse = (0..k).fold(zero, |acc, c| acc + (zero + ls(c) * -T::one()));
         for (c, (d, &v)) in gx.iter_mut().zip(x).enumerate() {
             *d = (*d + (zero + ls(c) * T::one())) + g_lse * (v - lse).exp();
         }
