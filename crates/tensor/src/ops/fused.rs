@@ -147,8 +147,9 @@ pub(super) fn prefetch_ahead<T>(xs: &[T]) {
 /// `GRAD`). `G` rows at a time (16, or 8 for an f64 loss without gradients: the fastest measured,
 /// with the logits in groups of eight rows; other layouts let the compiler vectorize across rows
 /// with slow gathers, 2-3x slower): `Σ ℓ` and
-/// `Σ r` in eight f64 lanes (row mod 8), `Σ r·x` in `T` row by row, so the order is fixed
-/// whatever the CPU or the thread count. On an AVX-512 CPU, `linear_bce_avx512` computes the same
+/// `Σ r` in eight f64 lanes (row mod 8), `Σ r·x` in `T` in four sums by row mod 4 (added as
+/// `(s0 + s1) + (s2 + s3)` at the end), so the order is fixed whatever the CPU or the thread
+/// count. On an AVX-512 CPU, `linear_bce_avx512` computes the same
 /// sums with intrinsics (same bits, 20–30% faster); this is the kernel everywhere else.
 #[inline(always)]
 fn linear_bce_rows_k<T: Float, const K: usize, const G: usize, const GRAD: bool>(
@@ -162,7 +163,7 @@ fn linear_bce_rows_k<T: Float, const K: usize, const G: usize, const GRAD: bool>
     let mut wk = [T::zero(); K];
     wk.copy_from_slice(w);
     // Eight lanes whatever `G` (row mod 8): the loss is the same with or without gradients.
-    let (mut loss, mut rsum, mut gw) = ([0.0f64; 8], [0.0f64; 8], [T::zero(); K]);
+    let (mut loss, mut rsum, mut gw) = ([0.0f64; 8], [0.0f64; 8], [[T::zero(); K]; 4]);
     let (xb, yb) = (x.chunks_exact(G * K), y.chunks_exact(G));
     let (xrem, yrem) = (xb.remainder(), yb.remainder());
     for (xs, ys) in xb.zip(yb) {
@@ -188,10 +189,13 @@ fn linear_bce_rows_k<T: Float, const K: usize, const G: usize, const GRAD: bool>
             }
         }
         if grad {
-            for (r, &rr) in res.iter().enumerate() {
-                let xr = &xs[r * K..(r + 1) * K];
-                for j in 0..K {
-                    gw[j] += xr[j] * rr;
+            // Row i of the chunk into sum i mod 4 (`G` is a multiple of 4).
+            for (xq, rq) in xs.chunks_exact(4 * K).zip(res.chunks_exact(4)) {
+                for (q, g) in gw.iter_mut().enumerate() {
+                    let xr = &xq[q * K..(q + 1) * K];
+                    for j in 0..K {
+                        g[j] += xr[j] * rq[q];
+                    }
                 }
             }
         }
@@ -202,16 +206,18 @@ fn linear_bce_rows_k<T: Float, const K: usize, const G: usize, const GRAD: bool>
 }
 
 /// The running sums of [`linear_bce_rows_k`] (and of its AVX-512 version, which ends with the
-/// same tail): the loss and the residuals in eight f64 lanes (row mod 8), `Σ r·x` in `T`.
+/// same tail): the loss and the residuals in eight f64 lanes (row mod 8), `Σ r·x` in `T` in
+/// four sums (row mod 4).
 pub(super) struct RowSums<T, const K: usize> {
     pub(super) loss: [f64; 8],
     pub(super) rsum: [f64; 8],
-    pub(super) gw: [T; K],
+    pub(super) gw: [[T; K]; 4],
 }
 
 impl<T: Float, const K: usize> RowSums<T, K> {
     /// Adds the rows `x [·, K]` after the last whole group one at a time, row `l` of them into
-    /// lane `l mod 8` (the groups are multiples of eight rows, so that is still row mod 8).
+    /// lane `l mod 8` and gradient sum `l mod 4` (the groups are multiples of eight rows, so
+    /// those are still the chunk's row mod 8 and mod 4).
     #[inline(always)]
     pub(super) fn tail<const GRAD: bool>(&mut self, x: &[T], wk: &[T; K], b: T, y: &[T]) {
         for (l, (xr, &yv)) in x.chunks_exact(K).zip(y).enumerate() {
@@ -219,21 +225,23 @@ impl<T: Float, const K: usize> RowSums<T, K> {
             self.loss[l % 8] += lv;
             self.rsum[l % 8] += rv.f64();
             if GRAD {
-                for (g, &xv) in self.gw.iter_mut().zip(&xr[..K]) {
+                for (g, &xv) in self.gw[l % 4].iter_mut().zip(&xr[..K]) {
                     *g += xv * rv;
                 }
             }
         }
     }
 
-    /// Writes `part = [Σ ℓ, Σ r, Σ r·x…]` (only `Σ ℓ` unless `GRAD`), the lanes added in order.
+    /// Writes `part = [Σ ℓ, Σ r, Σ r·x…]` (only `Σ ℓ` unless `GRAD`), the lanes added in order
+    /// and the four gradient sums as `(s0 + s1) + (s2 + s3)`.
     #[inline(always)]
     pub(super) fn finish<const GRAD: bool>(&self, part: &mut [f64]) {
         part[0] = self.loss.iter().fold(0.0, |a, &v| a + v);
         if GRAD {
             part[1] = self.rsum.iter().fold(0.0, |a, &v| a + v);
-            for (p, g) in part[2..].iter_mut().zip(self.gw) {
-                *p = g.f64();
+            let [g0, g1, g2, g3] = &self.gw;
+            for (j, p) in part[2..2 + K].iter_mut().enumerate() {
+                *p = ((g0[j] + g1[j]) + (g2[j] + g3[j])).f64();
             }
         }
     }

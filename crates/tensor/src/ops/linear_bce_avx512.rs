@@ -16,7 +16,10 @@
 //! - the next group's logits are computed between the parts of this group's math in program
 //!   order, half after `exp` and half after the rest: they do not depend on it, so they fill the
 //!   time its chains wait on their latencies;
-//! - `Σ r·x` is added row by row in `T` as before, four features per register.
+//! - `Σ r·x` is added in four sums by row mod 4, as the portable kernel adds it: four rows of
+//!   `K` are `4K` values in a row of memory, loaded whole into `(4K)/16` (f32) or `(4K)/8` (f64)
+//!   registers whose lanes are the four sums' `(row, feature)` pairs, with each row's residual
+//!   spread over its lanes by one permute ([`spread`]).
 //!
 //! Nothing is kept in memory between these steps, which the portable code's arrays did (and
 //! paid for in store-to-load stalls). The rows after the last whole group go through the
@@ -125,6 +128,55 @@ unsafe fn cast<T, U>(xs: &[T]) -> &[U] {
 /// The mask of the first `n` of 8 lanes.
 const fn lanes(n: usize) -> u8 {
     if n >= 8 { u8::MAX } else { (1u8 << n) - 1 }
+}
+
+/// The mask of the first `n` of 16 lanes.
+const fn lanes16(n: usize) -> u16 {
+    if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
+}
+
+/// The permute indices that spread the residuals of a block of four rows of `K` values over
+/// the block's `4K` values, `W` to a register: lane `l` of register `i` of the block whose
+/// first row is residual `4t` of its register gets residual `4t + (W·i + l) / K` (a row of the
+/// block, clamped to its last row past the block's end, where nothing is loaded).
+fn spread<const K: usize, const W: usize>(t: usize, i: usize) -> [i64; 16] {
+    std::array::from_fn(|l| (4 * t + ((W * i + l) / K).min(3)) as i64)
+}
+
+/// Register `i` of `4K` values from `p`, masked past them (nothing past them is read).
+///
+/// # Safety
+/// `p` must point to `4K` readable f32.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn load_block_f32<const K: usize>(p: *const f32, i: usize) -> __m512 {
+    let left = 4 * K - 16 * i;
+    // SAFETY: the mask covers only the first `left` values from `p + 16i`, which are readable.
+    unsafe {
+        if left >= 16 {
+            _mm512_loadu_ps(p.add(16 * i))
+        } else {
+            _mm512_maskz_loadu_ps(lanes16(left), p.add(16 * i))
+        }
+    }
+}
+
+/// [`load_block_f32`] for f64 (8 to a register).
+///
+/// # Safety
+/// `p` must point to `4K` readable f64.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn load_block_f64<const K: usize>(p: *const f64, i: usize) -> __m512d {
+    let left = 4 * K - 8 * i;
+    // SAFETY: as in `load_block_f32`.
+    unsafe {
+        if left >= 8 {
+            _mm512_loadu_pd(p.add(8 * i))
+        } else {
+            _mm512_maskz_loadu_pd(lanes(left), p.add(8 * i))
+        }
+    }
 }
 
 /// `K` values from `p`, four per register (`K.div_ceil(4)` registers), zeros past `K`
@@ -287,7 +339,6 @@ unsafe fn rows_f64<const K: usize, const GRAD: bool>(
     part: &mut [f64],
 ) {
     const G: usize = 8 * NV;
-    let chunks = K.div_ceil(4);
     let mut wpad = [0.0f64; 16];
     wpad[..K].copy_from_slice(w);
     let wv: [__m256d; 4] = std::array::from_fn(|c| {
@@ -296,7 +347,17 @@ unsafe fn rows_f64<const K: usize, const GRAD: bool>(
     });
     let bv = _mm256_set1_pd(b);
     let (mut loss, mut rsum) = (_mm512_setzero_pd(), _mm512_setzero_pd());
-    let mut gw = [_mm256_setzero_pd(); 4];
+    // Registers of a block of four rows, and their residual permutes for the block's two places
+    // in a register of eight residuals.
+    let nr = (4 * K).div_ceil(8);
+    let spreads: [[__m512i; 8]; 2] = std::array::from_fn(|t| {
+        std::array::from_fn(|i| {
+            let ix = spread::<K, 8>(t, i);
+            // SAFETY: `ix` has at least 8 values.
+            unsafe { _mm512_loadu_si512(ix.as_ptr().cast()) }
+        })
+    });
+    let mut gw = [_mm512_setzero_pd(); 8];
     let groups = y.len() / G;
     // SAFETY (both): as for this function; `gi` is a whole group.
     let logits0 = |gi: usize| unsafe { logits_f64::<K, 0>(x, y, &wv, bv, gi) };
@@ -331,33 +392,24 @@ unsafe fn rows_f64<const K: usize, const GRAD: bool>(
             for v in 0..NV {
                 let res = _mm512_sub_pd(sig[v], yv[v]);
                 rsum = _mm512_add_pd(rsum, res);
-                let halves = [_mm512_castpd512_pd256(res), _mm512_extractf64x4_pd::<1>(res)];
-                for (h, &half) in halves.iter().enumerate() {
-                    let bcast = [
-                        _mm256_permute4x64_pd::<0x00>(half),
-                        _mm256_permute4x64_pd::<0x55>(half),
-                        _mm256_permute4x64_pd::<0xAA>(half),
-                        _mm256_permute4x64_pd::<0xFF>(half),
-                    ];
-                    for (l, &rr) in bcast.iter().enumerate() {
-                        let r = 8 * v + 4 * h + l;
-                        for (c, g) in gw.iter_mut().enumerate().take(chunks) {
-                            // SAFETY: row r of the group has K values.
-                            let xv = unsafe { load_f64::<K>(grow(r), c) };
-                            *g = _mm256_add_pd(*g, _mm256_mul_pd(xv, rr));
-                        }
+                for (t, spread) in spreads.iter().enumerate() {
+                    let block = grow(8 * v + 4 * t);
+                    for (i, g) in gw.iter_mut().enumerate().take(nr) {
+                        // SAFETY: the block's four rows of the group have 4K values.
+                        let xv = unsafe { load_block_f64::<K>(block, i) };
+                        *g = _mm512_add_pd(*g, _mm512_mul_pd(xv, _mm512_permutexvar_pd(spread[i], res)));
                     }
                 }
             }
         }
     }
-    let mut gpad = [0.0f64; 16];
-    for (c, g) in gw.iter().enumerate() {
-        // SAFETY: `gpad` has 16 values.
-        unsafe { _mm256_storeu_pd(gpad.as_mut_ptr().add(4 * c), *g) };
+    let mut gflat = [0.0f64; 64];
+    for (i, g) in gw.iter().enumerate() {
+        // SAFETY: `gflat` has 64 values.
+        unsafe { _mm512_storeu_pd(gflat.as_mut_ptr().add(8 * i), *g) };
     }
     let rest = (&x[groups * G * K..y.len() * K], w, b, &y[groups * G..]);
-    finish::<f64, K, GRAD>(loss, rsum, &gpad, rest, part);
+    finish::<f64, K, GRAD>(loss, rsum, &gflat, rest, part);
 }
 
 /// The logits and targets of half `H` of group `gi` of [`rows_f32`]: `16 · HV` rows from row
@@ -450,7 +502,16 @@ unsafe fn rows_f32<const K: usize, const GRAD: bool>(
         std::array::from_fn(|i| _mm256_set_m128(wv[(2 * i + 1) % chunks], wv[(2 * i) % chunks]));
     let bv = _mm_set1_ps(b);
     let (mut loss, mut rsum) = (_mm512_setzero_pd(), _mm512_setzero_pd());
-    let mut gw = [_mm_setzero_ps(); 4];
+    // As in `rows_f64`, for four places of a block in a register of sixteen residuals.
+    let nr = (4 * K).div_ceil(16);
+    let spreads: [[__m512i; 4]; 4] = std::array::from_fn(|t| {
+        std::array::from_fn(|i| {
+            let ix = spread::<K, 16>(t, i).map(|v| v as i32);
+            // SAFETY: `ix` has 16 values.
+            unsafe { _mm512_loadu_si512(ix.as_ptr().cast()) }
+        })
+    });
+    let mut gw = [_mm512_setzero_ps(); 4];
     let groups = y.len() / G;
     // SAFETY (both): as for this function; `gi` is a whole group.
     let logits0 = |gi: usize| unsafe { logits_f32::<K, 0>(x, y, (&wv, &wp), bv, gi) };
@@ -485,58 +546,47 @@ unsafe fn rows_f32<const K: usize, const GRAD: bool>(
                 let res = _mm512_sub_ps(sig[v], yv[v]);
                 let [r0, r1] = wide(res);
                 rsum = _mm512_add_pd(_mm512_add_pd(rsum, r0), r1);
-                let quarters = [
-                    _mm512_castps512_ps128(res),
-                    _mm512_extractf32x4_ps::<1>(res),
-                    _mm512_extractf32x4_ps::<2>(res),
-                    _mm512_extractf32x4_ps::<3>(res),
-                ];
-                for (h, &qv) in quarters.iter().enumerate() {
-                    let bcast = [
-                        _mm_permute_ps::<0x00>(qv),
-                        _mm_permute_ps::<0x55>(qv),
-                        _mm_permute_ps::<0xAA>(qv),
-                        _mm_permute_ps::<0xFF>(qv),
-                    ];
-                    for (l, &rr) in bcast.iter().enumerate() {
-                        let r = 16 * v + 4 * h + l;
-                        for (c, g) in gw.iter_mut().enumerate().take(chunks) {
-                            // SAFETY: row r of the group has K values.
-                            let xv = unsafe { load_f32::<K>(grow(r), c) };
-                            *g = _mm_add_ps(*g, _mm_mul_ps(xv, rr));
-                        }
+                for (t, spread) in spreads.iter().enumerate() {
+                    let block = grow(16 * v + 4 * t);
+                    for (i, g) in gw.iter_mut().enumerate().take(nr) {
+                        // SAFETY: the block's four rows of the group have 4K values.
+                        let xv = unsafe { load_block_f32::<K>(block, i) };
+                        *g = _mm512_add_ps(*g, _mm512_mul_ps(xv, _mm512_permutexvar_ps(spread[i], res)));
                     }
                 }
             }
         }
     }
-    let mut gpad = [0.0f32; 16];
-    for (c, g) in gw.iter().enumerate() {
-        // SAFETY: `gpad` has 16 values.
-        unsafe { _mm_storeu_ps(gpad.as_mut_ptr().add(4 * c), *g) };
+    let mut gflat = [0.0f32; 64];
+    for (i, g) in gw.iter().enumerate() {
+        // SAFETY: `gflat` has 64 values.
+        unsafe { _mm512_storeu_ps(gflat.as_mut_ptr().add(16 * i), *g) };
     }
     let rest = (&x[groups * G * K..y.len() * K], w, b, &y[groups * G..]);
-    finish::<f32, K, GRAD>(loss, rsum, &gpad, rest, part);
+    finish::<f32, K, GRAD>(loss, rsum, &gflat, rest, part);
 }
 
-/// Ends a kernel: its vector sums (`gw` stored, padded to 16) into [`RowSums`], the rows after
-/// the last whole group through the portable tail, then `part`.
+/// Ends a kernel: its vector sums (`gw`: the four gradient sums' registers stored, `(row mod 4,
+/// feature)` at `(row mod 4)·K + feature`) into [`RowSums`], the rows after the last whole group
+/// through the portable tail, then `part`.
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn finish<T: Float, const K: usize, const GRAD: bool>(
     loss: __m512d,
     rsum: __m512d,
-    gw: &[T; 16],
+    gw: &[T; 64],
     (x, w, b, y): (&[T], &[T], T, &[T]),
     part: &mut [f64],
 ) {
-    let mut sums = RowSums { loss: [0.0; 8], rsum: [0.0; 8], gw: [T::zero(); K] };
+    let mut sums = RowSums { loss: [0.0; 8], rsum: [0.0; 8], gw: [[T::zero(); K]; 4] };
     // SAFETY: the arrays have 8 values.
     unsafe {
         _mm512_storeu_pd(sums.loss.as_mut_ptr(), loss);
         _mm512_storeu_pd(sums.rsum.as_mut_ptr(), rsum);
     }
-    sums.gw.copy_from_slice(&gw[..K]);
+    for (q, g) in sums.gw.iter_mut().enumerate() {
+        g.copy_from_slice(&gw[q * K..(q + 1) * K]);
+    }
     let mut wk = [T::zero(); K];
     wk.copy_from_slice(w);
     sums.tail::<GRAD>(x, &wk, b, y);
