@@ -16,8 +16,11 @@
 //! faster there; on the Zen 5 these machines now have, the `gemm` crate is faster for it too
 //! (784×128·128×256, one thread: f32 239–250 µs against 254–255, f64 514–517 against 635–655).
 //! For a tiny product matrixmultiply's lower setup cost wins. So an `a` with unit stride along
-//! either axis, with a row-major `b`, goes to `gemm` from [`GEMM_CRATE_MIN`] multiply-adds on
-//! (unless `gemm_small` takes it first), everything else to matrixmultiply.
+//! either axis, with a row-major `b`, goes to `gemm` from [`GEMM_CRATE_MIN`] multiply-adds on,
+//! everything else to matrixmultiply, unless one of downhill's two AVX-512 kernels takes it
+//! first: `gemm_small` a `b` at most one register wide, `gemm_wide` a wider row-major `b` with
+//! an `a` block small enough to read in place from L2 (the MLP's hidden layer), where packing
+//! cost more than it saved. All four give the same bits.
 
 use crate::Float;
 use crate::error::{Error, Result, Site};
@@ -47,6 +50,13 @@ pub(crate) unsafe fn gemm_call<T: Float>(
     if crate::gemm_small::takes::<T>((m, k, n)) {
         // SAFETY: `takes` accepted the sizes; the rest is the caller's contract.
         unsafe { crate::gemm_small::gemm((m, k, n), (a, rsa, csa), (b, rsb, csb), beta, c, ldc) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::gemm_wide::takes::<T>((m, k, n), csb) {
+        // SAFETY: `takes` accepted the sizes and `b`'s unit column stride; the rest is the
+        // caller's contract.
+        unsafe { crate::gemm_wide::gemm((m, k, n), (a, rsa, csa), (b, rsb), beta, c, ldc) };
         return;
     }
     if takes_gemm_crate((m, k, n), (rsa, csa), (rsb, csb), beta) {
@@ -176,7 +186,7 @@ pub(crate) mod tests {
     /// and shapes with partial tiles, the call gives matrixmultiply's bits; a stale NaN in `c` is
     /// overwritten when `beta = 0`; the call writes only its block of a wider `c`.
     fn check<T: Float>() {
-        let (mut routed, mut small) = (0, 0);
+        let (mut routed, mut small, mut wide) = (0, 0, 0);
         for (m, n) in [(2, 2), (3, 17), (37, 133), (128, 10), (64, 128), (16, 300), (21, 1)] {
             for k in [1, 2, 3, 255, 256, 257, 258, 513, 784, 1000] {
                 for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -187,6 +197,8 @@ pub(crate) mod tests {
                         #[cfg(target_arch = "x86_64")]
                         if crate::gemm_small::takes::<T>((m, k, n)) {
                             small += 1;
+                        } else if crate::gemm_wide::takes::<T>((m, k, n), csb) {
+                            wide += 1;
                         }
                         routed += usize::from(takes_gemm_crate((m, k, n), (rsa, csa), (rsb, csb), beta));
                         // c is the middle n columns of an m × (n + 5) matrix, NaN where beta = 0.
@@ -235,14 +247,22 @@ pub(crate) mod tests {
         // A row-major b with k ≥ 2 (a single row has column stride 1), a with unit stride along
         // one axis (a row-major a needs k ≥ 2, a column-major one m ≥ 2), n ≥ 2 and
         // m·k·n ≥ 2048: 46 of the shapes and k with a row-major a, 49 with a column-major one,
-        // each with beta 0 and 1.
-        assert_eq!(routed, (46 + 49) * 2, "which products go to the gemm crate");
+        // each with beta 0 and 1. (On an AVX-512 CPU the two kernels below take most of them
+        // first.)
+        assert_eq!(routed, (46 + 49) * 2, "which products the gemm crate would take");
         // On an AVX-512 CPU, `gemm_small` takes the products with n at most one register, at
         // every k, in all four layouts, with beta 0 and 1: (2, 2), (21, 1), and (128, 10) in f32.
         #[cfg(target_arch = "x86_64")]
         if crate::fastmath_avx512::available() {
             let narrow = if T::BYTES == 4 { 3 } else { 2 };
             assert_eq!(small, narrow * 10 * 4 * 2, "which products go to gemm_small");
+            // `gemm_wide` takes the wider ones with a row-major b (column stride 1: both layouts
+            // of a at every k, and a transposed b at k = 1), with beta 0 and 1: in f32 (3, 17),
+            // (37, 133), (64, 128) and (16, 300); in f64, whose a block must be under 128 KB
+            // (m·min(k, 256) < 16384), the same three of them at every k, (64, 128) at k ≤ 255
+            // and (128, 10) at k ≤ 3.
+            let per_call = if T::BYTES == 4 { 4 * (2 * 10 + 2) } else { 3 * 22 + (2 * 4 + 2) + (2 * 3 + 2) };
+            assert_eq!(wide, per_call * 2, "which products go to gemm_wide");
         }
     }
 
@@ -291,6 +311,25 @@ pub(crate) mod tests {
                 assert_eq!(bits(&got), bits(&want), "{m}x{k}x{n}");
             }
         }
+    }
+
+    /// `gemm_wide` leaves an `a` block of 512 KB or more in f32 (`m` rows by `min(k, 256)`), of
+    /// 128 KB or more in f64, to the packing libraries, and a `b` that is not row-major.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn gemm_wide_takes_only_a_blocks_that_fit_in_l2() {
+        if !crate::fastmath_avx512::available() {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        use crate::gemm_wide::takes;
+        assert!(takes::<f32>((128, 784, 256), 1) && takes::<f32>((784, 128, 256), 1));
+        assert!(takes::<f32>((511, 1000, 17), 1) && !takes::<f32>((512, 1000, 17), 1));
+        assert!(!takes::<f32>((512, 512, 512), 1) && !takes::<f32>((2048, 64, 2048), 1));
+        assert!(takes::<f64>((64, 255, 256), 1) && !takes::<f64>((64, 256, 256), 1));
+        assert!(!takes::<f64>((128, 784, 256), 1) && !takes::<f64>((784, 128, 256), 1));
+        assert!(!takes::<f32>((128, 784, 256), 784) && !takes::<f32>((128, 784, 16), 1));
+        assert!(takes::<f64>((32, 784, 9), 1) && !takes::<f64>((32, 784, 8), 1));
     }
 
     #[test]

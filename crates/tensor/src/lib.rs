@@ -41,6 +41,7 @@ mod fastmath_avx512;
 mod float;
 mod gemm_call;
 mod gemm_small;
+mod gemm_wide;
 pub mod io;
 pub mod ops;
 mod par;
