@@ -54,9 +54,8 @@ pub(crate) unsafe fn gemm_call<T: Float>(
     }
     #[cfg(target_arch = "x86_64")]
     if crate::gemm_wide::takes::<T>((m, k, n), csb) {
-        // SAFETY: `takes` accepted the sizes and `b`'s unit column stride; the rest is the
-        // caller's contract.
-        unsafe { crate::gemm_wide::gemm((m, k, n), (a, rsa, csa), (b, rsb), beta, c, ldc) };
+        // SAFETY: `takes` accepted the sizes and `b`'s strides; the rest is the caller's contract.
+        unsafe { crate::gemm_wide::gemm((m, k, n), (a, rsa, csa), (b, rsb, csb), beta, c, ldc) };
         return;
     }
     if takes_gemm_crate((m, k, n), (rsa, csa), (rsb, csb), beta) {
@@ -256,13 +255,14 @@ pub(crate) mod tests {
         if crate::fastmath_avx512::available() {
             let narrow = if T::BYTES == 4 { 3 } else { 2 };
             assert_eq!(small, narrow * 10 * 4 * 2, "which products go to gemm_small");
-            // `gemm_wide` takes the wider ones with a row-major b (column stride 1: both layouts
-            // of a at every k, and a transposed b at k = 1), with beta 0 and 1: in f32 (3, 17),
-            // (37, 133), (64, 128) and (16, 300); in f64, whose a block must be under 128 KB
+            // `gemm_wide` takes the wider ones with a row-major b (both layouts of a at every k)
+            // or a transposed one of at most 4096 values a block (min(k, 256)·n: both layouts
+            // at k ≤ 3 for every shape here), with beta 0 and 1: in f32 (3, 17), (37, 133),
+            // (64, 128) and (16, 300); in f64, whose a block must be under 128 KB
             // (m·min(k, 256) < 16384), the same three of them at every k, (64, 128) at k ≤ 255
-            // and (128, 10) at k ≤ 3.
-            let per_call = if T::BYTES == 4 { 4 * (2 * 10 + 2) } else { 3 * 22 + (2 * 4 + 2) + (2 * 3 + 2) };
-            assert_eq!(wide, per_call * 2, "which products go to gemm_wide");
+            // with a row-major b and k ≤ 3 with a transposed one, and (128, 10) at k ≤ 3.
+            // f32: 4 · (20 + 6); f64: 3 · (20 + 6) + (8 + 6) + (6 + 6). Both are 104.
+            assert_eq!(wide, 104 * 2, "which products go to gemm_wide");
         }
     }
 
@@ -329,6 +329,9 @@ pub(crate) mod tests {
         assert!(takes::<f64>((64, 255, 256), 1) && !takes::<f64>((64, 256, 256), 1));
         assert!(!takes::<f64>((128, 784, 256), 1) && !takes::<f64>((784, 128, 256), 1));
         assert!(!takes::<f32>((128, 784, 256), 784) && !takes::<f32>((128, 784, 16), 1));
+        // A transposed b is copied when a block of it has at most 4096 values.
+        assert!(takes::<f32>((128, 10, 256), 10) && !takes::<f32>((128, 300, 17), 300));
+        assert!(takes::<f32>((128, 16, 256), 16) && !takes::<f32>((128, 17, 256), 17));
         assert!(takes::<f64>((32, 784, 9), 1) && !takes::<f64>((32, 784, 8), 1));
     }
 
