@@ -255,14 +255,15 @@ pub(crate) mod tests {
         if crate::fastmath_avx512::available() {
             let narrow = if T::BYTES == 4 { 3 } else { 2 };
             assert_eq!(small, narrow * 10 * 4 * 2, "which products go to gemm_small");
-            // `gemm_wide` takes the wider ones with a row-major b (both layouts of a at every k)
-            // or a transposed one of at most 4096 values a block (min(k, 256)·n: both layouts
-            // at k ≤ 3 for every shape here), with beta 0 and 1: in f32 (3, 17), (37, 133),
-            // (64, 128) and (16, 300); in f64, whose a block must be under 128 KB
-            // (m·min(k, 256) < 16384), the same three of them at every k, (64, 128) at k ≤ 255
-            // with a row-major b and k ≤ 3 with a transposed one, and (128, 10) at k ≤ 3.
-            // f32: 4 · (20 + 6); f64: 3 · (20 + 6) + (8 + 6) + (6 + 6). Both are 104.
-            assert_eq!(wide, 104 * 2, "which products go to gemm_wide");
+            // `gemm_wide` takes the wider ones up to 1 KB a row of b (256 f32, 128 f64), with a
+            // row-major b (both layouts of a at every k) or a transposed one of at most 4096
+            // values a block (min(k, 256)·n: both layouts at k ≤ 3 for every shape here), with
+            // beta 0 and 1: in f32 (3, 17), (37, 133) and (64, 128), 26 calls each; in f64,
+            // whose a block must be under 128 KB (m·min(k, 256) < 16384), (3, 17) (26 calls),
+            // (64, 128) at k ≤ 255 with a row-major b and k ≤ 3 with a transposed one (8 + 6),
+            // and (128, 10) at k ≤ 3 (6 + 6).
+            let per_beta = if T::BYTES == 4 { 3 * 26 } else { 26 + (8 + 6) + (6 + 6) };
+            assert_eq!(wide, per_beta * 2, "which products go to gemm_wide");
         }
     }
 
@@ -313,11 +314,12 @@ pub(crate) mod tests {
         }
     }
 
-    /// `gemm_wide` leaves an `a` block of 512 KB or more in f32 (`m` rows by `min(k, 256)`), of
-    /// 128 KB or more in f64, to the packing libraries, and a `b` that is not row-major.
+    /// `gemm_wide` leaves to the packing libraries an `a` block of 512 KB or more in f32 (`m`
+    /// rows by `min(k, 256)`), of 128 KB or more in f64, rows of `b` over 1 KB, and a `b` that is
+    /// not row-major unless a block of it has at most 4096 values.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn gemm_wide_takes_only_a_blocks_that_fit_in_l2() {
+    fn gemm_wide_takes_only_what_fits_its_caches() {
         if !crate::fastmath_avx512::available() {
             eprintln!("skipped: this CPU has no AVX-512");
             return;
@@ -325,8 +327,11 @@ pub(crate) mod tests {
         use crate::gemm_wide::takes;
         assert!(takes::<f32>((128, 784, 256), 1) && takes::<f32>((784, 128, 256), 1));
         assert!(takes::<f32>((511, 1000, 17), 1) && !takes::<f32>((512, 1000, 17), 1));
+        // At most 1 KB a row of b: 256 f32 or 128 f64 columns.
+        assert!(takes::<f32>((64, 64, 256), 1) && !takes::<f32>((64, 64, 257), 1));
+        assert!(takes::<f64>((64, 64, 128), 1) && !takes::<f64>((64, 64, 129), 1));
         assert!(!takes::<f32>((512, 512, 512), 1) && !takes::<f32>((2048, 64, 2048), 1));
-        assert!(takes::<f64>((64, 255, 256), 1) && !takes::<f64>((64, 256, 256), 1));
+        assert!(takes::<f64>((64, 255, 128), 1) && !takes::<f64>((64, 256, 128), 1));
         assert!(!takes::<f64>((128, 784, 256), 1) && !takes::<f64>((784, 128, 256), 1));
         assert!(!takes::<f32>((128, 784, 256), 784) && !takes::<f32>((128, 784, 16), 1));
         // A transposed b is copied when a block of it has at most 4096 values.

@@ -61,12 +61,21 @@ const fn a_block_max<T: Float>() -> usize {
 /// into a buffer on the stack: W2's backward `g·W2ᵀ` (10 × 256, 6.2 µs through the `gemm` crate).
 const B_COPY_MAX: usize = 4096;
 
+/// The widest row of `b` in bytes that the kernel takes: 256 f32 or 128 f64 columns. Its panel's
+/// rows lie one row of `b` apart in memory, and with wider rows they fall into so few cache sets
+/// that they miss: the W2 step with 1,024 hidden units (`x·W1` 128×784·784×1024) took
+/// 2.89–3.21 ms on one thread against 2.63–2.67 through the `gemm` crate, while W2b (256)
+/// gained.
+const B_ROW_MAX: usize = 1024;
+
 /// Whether [`gemm`] computes this product: a `b` wider than one register (`gemm_small` takes
-/// the narrower ones), row-major (column stride 1) or with blocks of at most [`B_COPY_MAX`]
-/// values, an `a` block of less than [`a_block_max`] bytes, on a CPU with AVX-512.
+/// the narrower ones) and at most [`B_ROW_MAX`] bytes wide, row-major (column stride 1) or
+/// with blocks of at most [`B_COPY_MAX`] values, an `a` block of less than [`a_block_max`]
+/// bytes, on a CPU with AVX-512.
 pub(crate) fn takes<T: Float>((m, k, n): (usize, usize, usize), csb: isize) -> bool {
     (csb == 1 || k.min(KC) * n <= B_COPY_MAX)
         && n > 64 / T::BYTES
+        && n * T::BYTES <= B_ROW_MAX
         && m > 0
         && k > 0
         && m * k.min(KC) * T::BYTES < a_block_max::<T>()
