@@ -3,15 +3,17 @@
 //! MLP's hidden layer (`x·W1` and `xᵀ·dh` in W2, 128×784·784×256 and 784×128·128×256).
 //!
 //! The GEMM libraries copy ("pack") `a` and `b` into tiles before they multiply, which pays for
-//! itself on large matrices. On these it costs more than it saves: `b`'s panel of two registers
-//! of columns over a block of `k` (32 KB in f32) stays in the L1 cache while the kernel walks
-//! down the rows of `a` (at most 512 KB, in L2), so reading both in place runs the multiply-adds
-//! at the core's rate. One thread of a Zen 5 core, f32, fastest of 120 (the `gemm` crate, then
-//! this kernel): 128×784·784×256 230 → 214 µs, 784×128·128×256 (`a` column-major) 227 → 218,
+//! itself on large matrices. On these it can cost more than it saves: `b`'s panel of two
+//! registers of columns over a block of `k` (32 KB in f32, rows of at most 1 KB apart) is read in
+//! a steady stride from the L1 and L2 caches while the kernel walks down the rows of `a` (at most
+//! 512 KB, in L2), so reading both in place runs the multiply-adds near the core's rate. One
+//! thread of a Zen 5 core, f32, fastest of 120 in a quiet hour (the `gemm` crate, then this
+//! kernel): 128×784·784×256 230 → 214 µs, 784×128·128×256 (`a` column-major) 227 → 218,
 //! 64×64·64×128 5.2 → 4.4; the peak of the core's multiply-adds is ~247 GFLOP/s, 208 µs for the
-//! first. From an `a` block of 512 KB on it loses to the packing libraries (512×512·512×512 the
-//! same, 2048×64·64×2048 5–40% slower, 1024³ 10–40% slower), in f64 from 128 KB, so [`takes`]
-//! leaves those to them.
+//! first. In a noisy hour, with the machine's other tenants busy, the two came out even
+//! (`benches/README.md`). From an `a` block of 512 KB on it loses to the packing libraries
+//! (512×512·512×512 the same, 2048×64·64×2048 5–40% slower, 1024³ 10–40% slower), in f64 from
+//! 128 KB, and with rows of `b` over 1 KB ([`B_ROW_MAX`]), so [`takes`] leaves those to them.
 //!
 //! It computes what matrixmultiply computes, to the bit, as `gemm_small` does: each element is
 //! one fused multiply-add chain from zero over a block of `k` ([`KC`] values, in `k` order), and
@@ -52,7 +54,8 @@ const MR_COLUMN_MAJOR: usize = 12;
 /// the libraries. In f32, below 512 KB `a` stays in a 1 MB L2 cache with room for `b`'s panel
 /// and `c`. In f64 the kernel lost to the `gemm` crate on 128×784·784×256 (an `a` block of
 /// 256 KB: 522–537 µs against 494–526, one thread) and won below 128 KB (64×64·64×128
-/// 9.3 against 10.3–11.3 µs, 37×300·300×133 30–31 against 35–38).
+/// 9.3 against 10.3–11.3 µs; 37×300·300×133 30–31 against 35–38, whose 1,064-byte rows of `b`
+/// [`B_ROW_MAX`] now leaves to the libraries).
 const fn a_block_max<T: Float>() -> usize {
     if T::BYTES == 4 { 512 * 1024 } else { 128 * 1024 }
 }
