@@ -129,25 +129,27 @@ macro_rules! kernel {
             ldc: isize,
         ) {
             let rows = if rsa == 1 { MR_COLUMN_MAJOR } else { MR };
-            // A block of a `b` that is not row-major, copied row-major (`takes` bounds its size).
-            let mut copy = [0.0 as $t; B_COPY_MAX];
+            // A block of a `b` that is not row-major, copied row-major (`takes` bounds its size);
+            // none for a row-major `b`, which then costs no 16–32 KB fill per call.
+            let mut copy = (csb != 1).then(|| [0.0 as $t; B_COPY_MAX]);
             let mut p = 0;
             while p < k {
                 let kb = (k - p).min(KC);
                 // matrixmultiply's beta for this block: later blocks add to the sum so far.
                 let block_beta = if p == 0 { beta } else { 1.0 };
                 let ap = a.wrapping_offset(p as isize * csa);
-                let (bp, rsb) = if csb == 1 {
-                    (b.wrapping_offset(p as isize * rsb), rsb)
-                } else {
-                    for kk in 0..kb {
-                        let row = b.wrapping_offset((p + kk) as isize * rsb);
-                        for (j, d) in copy[kk * n..(kk + 1) * n].iter_mut().enumerate() {
-                            // SAFETY: element (p + kk, j) of `b` (the caller's contract).
-                            *d = unsafe { *row.offset(j as isize * csb) };
+                let (bp, rsb) = match copy.as_mut() {
+                    None => (b.wrapping_offset(p as isize * rsb), rsb),
+                    Some(copy) => {
+                        for kk in 0..kb {
+                            let row = b.wrapping_offset((p + kk) as isize * rsb);
+                            for (j, d) in copy[kk * n..(kk + 1) * n].iter_mut().enumerate() {
+                                // SAFETY: element (p + kk, j) of `b` (the caller's contract).
+                                *d = unsafe { *row.offset(j as isize * csb) };
+                            }
                         }
+                        (copy.as_ptr(), n as isize)
                     }
-                    (copy.as_ptr(), n as isize)
                 };
                 let mut j = 0;
                 while j < n {
