@@ -148,6 +148,8 @@ pub(crate) struct GradSlots<'a, T: Float> {
     nodes: &'a [Node<T>],
     bufs: &'a mut [Vec<T>],
     has: &'a mut [bool],
+    /// The input that [`GradSlots::pass_through`] gave the rule's own gradient to.
+    passed: Option<u32>,
 }
 
 /// Adds `v`, one value per element in order, into a gradient buffer from
@@ -184,6 +186,32 @@ impl<T: Float> GradSlots<'_, T> {
         if let Some((b, fresh)) = self.get_overwrite(id) {
             add_into(b, fresh, v);
         }
+    }
+
+    /// Gives the running rule's own gradient `g`, as it is, to input `id` as that input's
+    /// gradient, for a rule whose gradient for `id` is `g` times one (`a + b` and `a − b` for
+    /// `a`, of `g`'s shape): the sweep moves `g`'s buffer to `id` when the rule returns, and the
+    /// rule's node gets `id`'s stale buffer, instead of the rule copying `g` (a 128 KB pass for
+    /// W2's `[128, 256]` bias add). Returns whether it will; if so the rule must not write
+    /// `id`'s gradient, and may still read `g`. Only for the pass's first contribution to `id`
+    /// (later ones add to it). The bits are the copy's: the copy writes `0 + g`, which differs
+    /// from `g` only for a −0, and no gradient holds one, since every rule's first write is
+    /// `0 + v` and later ones add.
+    pub(crate) fn pass_through(&mut self, id: u32, len: usize) -> bool {
+        if id == NONE || self.passed.is_some() {
+            return false;
+        }
+        let (i, node) = (id as usize, &self.nodes[id as usize]);
+        // The input's buffer must hold `len` values already, since the rule's node gets it in
+        // exchange: a pass that would allocate it copies instead, so the passes after the first
+        // allocate nothing, as without the exchange.
+        let roomy = self.bufs[i].capacity() >= len;
+        if !node.requires_grad || self.has[i] || node.shape.numel() != len || !roomy {
+            return false;
+        }
+        self.has[i] = true;
+        self.passed = Some(id);
+        true
     }
 
     /// The gradient buffer of `id` for a rule that can overwrite it, and whether it must:
@@ -521,9 +549,13 @@ impl<T: Float> Tape<T> {
                 continue;
             };
             let g = std::mem::take(&mut gbufs[i]);
-            let mut slots = GradSlots { nodes, bufs: &mut gbufs[..n], has: &mut has_grad[..n] };
+            let mut slots = GradSlots { nodes, bufs: &mut gbufs[..n], has: &mut has_grad[..n], passed: None };
             rule(&vals, &mut slots, i, &g);
-            gbufs[i] = g;
+            gbufs[i] = match slots.passed {
+                // The input's stale buffer comes back to this node, which overwrites it next pass.
+                Some(to) => std::mem::replace(&mut gbufs[to as usize], g),
+                None => g,
+            };
             if *anomaly && anomaly_err.is_none() {
                 anomaly_err = check_backward(&vals, gbufs, has_grad, i);
             }

@@ -451,3 +451,94 @@ fn softmax_ce_has_the_composites_bits() {
     softmax_ce_bits::<f32>();
     softmax_ce_bits::<f64>();
 }
+
+/// `a + b` and `a − b` hand their gradient's buffer to `a` (a product, a relu, a leaf) instead
+/// of copying it, from the second pass on a reused tape (the first has no buffer to exchange).
+/// The gradients are right (by hand), keep every bit of a fresh tape's, never show the stale
+/// buffers a node gets in exchange (a pass of NaNs before), and a leaf's zeros are `+0`.
+#[test]
+fn an_add_hands_its_gradient_to_its_input_with_the_same_bits() {
+    type G = downhill_tensor::Grads<f64>;
+    let vals = |n: usize, k: f64| -> Vec<f64> { (0..n).map(|i| ((i as f64 + k) * 0.37).sin()).collect() };
+    let p = store(&[
+        ("w", Tensor::from_vec(vals(12, 1.0), [3, 4]).unwrap()),
+        ("b", Tensor::from_vec(vals(4, 2.0).iter().map(|x| x + 1.0).collect(), [1, 4]).unwrap()),
+        ("v", Tensor::from_vec(vals(8, 3.0), [2, 4]).unwrap()),
+        ("u", Tensor::from_vec(vals(8, 6.0).iter().map(|x| x - 2.0).collect(), [2, 4]).unwrap()),
+    ]);
+    let ids = ["w", "b", "v", "u"].map(|n| p.id(n).unwrap());
+    let x = Tensor::from_vec(vals(6, 4.0), [2, 3]).unwrap();
+    // Weights of both signs after the relus, so inactive units get ±1·0 = ±0 contributions.
+    let c = Tensor::from_vec(vals(8, 5.0).iter().map(|x| x - 0.5).collect(), [2, 4]).unwrap();
+    fn pass(
+        tape: &Tape<f64>,
+        p: &Params<f64>,
+        ids: [downhill_tensor::ParamId; 4],
+        x: &Tensor<f64>,
+        c: &Tensor<f64>,
+        scale: f64,
+        out: &mut downhill_tensor::Grads<f64>,
+    ) {
+        let [w, b, v, u] = ids.map(|id| tape.param(p, id));
+        let c = tape.constant(c);
+        let h = tape.constant(x).matmul(w).broadcast_add(b).relu(); // a row add → a product
+        let k = (h - v.relu()) + v; // a sub → a relu, then an add → the sub
+        let l = (k.relu() * c).sum() + ((u + h).relu() * c).sum(); // an add with a leaf `a`
+        (l * scale).backward_into(out).unwrap();
+    }
+    let bits = |g: &G| -> Vec<Vec<u64>> {
+        ids.iter().map(|&id| g.get(id).unwrap().data().iter().map(|x| x.to_bits()).collect()).collect()
+    };
+    let want: Vec<Vec<Vec<u64>>> = [1.0, 0.5]
+        .map(|scale| {
+            let mut g = G::new();
+            pass(&Tape::new(), &p, ids, &x, &c, scale, &mut g);
+            bits(&g)
+        })
+        .to_vec();
+    // By hand: with pre = x·w + b, h = relu(pre), k = h − relu(v) + v and s the scale,
+    // ∂L/∂h = s·c·([k > 0] + [u + h > 0]), ∂L/∂u = s·c·[u + h > 0], ∂L/∂v = s·c·[k > 0]·(1 − [v > 0]),
+    // ∂L/∂pre = ∂L/∂h·[pre > 0], ∂L/∂w = xᵀ·∂L/∂pre, ∂L/∂b = its column sums.
+    let by_hand = |s: f64| -> [Vec<f64>; 4] {
+        let (xv, cv) = (x.data(), c.data());
+        let [w, b, v, u] = ids.map(|id| p.get(id).data().to_vec());
+        let step = |t: f64| if t > 0.0 { 1.0 } else { 0.0 };
+        let (mut gw, mut gb, mut gv, mut gu) = (vec![0.0; 12], vec![0.0; 4], vec![0.0; 8], vec![0.0; 8]);
+        for r in 0..2 {
+            for j in 0..4 {
+                let e = 4 * r + j;
+                let pre = (0..3).map(|i| xv[3 * r + i] * w[4 * i + j]).sum::<f64>() + b[j];
+                let h = pre.max(0.0);
+                let k = h - v[e].max(0.0) + v[e];
+                let (dk, du) = (s * cv[e] * step(k), s * cv[e] * step(u[e] + h));
+                gv[e] = dk * (1.0 - step(v[e]));
+                gu[e] = du;
+                let dpre = (dk + du) * step(pre);
+                gb[j] += dpre;
+                for i in 0..3 {
+                    gw[4 * i + j] += xv[3 * r + i] * dpre;
+                }
+            }
+        }
+        [gw, gb, gv, gu]
+    };
+    for (scale, want) in [1.0, 0.5].into_iter().zip(&want) {
+        for (name, (hand, got)) in ["w", "b", "v", "u"].iter().zip(by_hand(scale).iter().zip(want)) {
+            for (h, g) in hand.iter().zip(got) {
+                assert!((h - f64::from_bits(*g)).abs() < 1e-12, "{name}: {hand:?} by hand, {got:?}");
+            }
+        }
+    }
+    // The leaf `u`: zeros where `u + h` is inactive, all +0.
+    assert!(want[0][3].contains(&0.0f64.to_bits()), "no inactive unit: {:?}", want[0][3]);
+    assert!(!want[0][3].contains(&(-0.0f64).to_bits()));
+    let mut tape = Tape::new();
+    let mut grads = G::new();
+    for (i, scale) in [1.0, 0.5, f64::NAN, 1.0, 0.5, 1.0].into_iter().enumerate() {
+        tape.clear();
+        pass(&tape, &p, ids, &x, &c, scale, &mut grads);
+        if !scale.is_nan() {
+            assert_eq!(bits(&grads), want[usize::from(scale != 1.0)], "pass {i} (scale {scale})");
+        }
+    }
+}

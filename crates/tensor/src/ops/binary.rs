@@ -21,12 +21,16 @@ pub trait BinaryOp: 'static {
     fn da<T: Float>(a: T, b: T, y: T) -> T;
     /// `∂y/∂b`, given `a`, `b` and `y`.
     fn db<T: Float>(a: T, b: T, y: T) -> T;
+    /// Whether `∂y/∂a` is 1 everywhere, so that `a`'s gradient is `y`'s, unchanged (the backward
+    /// pass then hands `a` the gradient's buffer instead of copying it).
+    const DA_IS_ONE: bool = false;
 }
 
 /// `y = a + b`; `∂y/∂a = 1`, `∂y/∂b = 1`.
 pub struct AddOp;
 impl BinaryOp for AddOp {
     const NAME: &'static str = "add";
+    const DA_IS_ONE: bool = true;
     fn f<T: Float>(a: T, b: T) -> T {
         a + b
     }
@@ -42,6 +46,7 @@ impl BinaryOp for AddOp {
 pub struct SubOp;
 impl BinaryOp for SubOp {
     const NAME: &'static str = "sub";
+    const DA_IS_ONE: bool = true;
     fn f<T: Float>(a: T, b: T) -> T {
         a - b
     }
@@ -135,7 +140,10 @@ fn binary_backward<T: Float, B: BinaryOp>(
     let (a, b, y) = (vals.get(a_id), vals.get(b_id), vals.get(id as u32));
     // `at(v, i)`: element i of an operand, which may be a broadcast scalar.
     let at = |v: &[T], i: usize| if v.len() == 1 { v[0] } else { v[i] };
-    if a.len() == g.len() {
+    let passed = B::DA_IS_ONE && a_id != b_id && slots.pass_through(a_id, g.len());
+    if passed {
+        // `a`'s gradient is `g` itself: the sweep moves it there.
+    } else if a.len() == g.len() {
         slots.add_each(a_id, (0..g.len()).map(|i| g[i] * B::da(a[i], at(b, i), y[i])));
     } else if let Some(ga) = slots.get(a_id) {
         if g.len() >= crate::LARGE {
@@ -347,7 +355,9 @@ fn rows_binary_backward<T: Float, B: BinaryOp>(
         return;
     }
     let rows = || g.chunks_exact(n).zip(a.chunks_exact(n)).zip(y.chunks_exact(n));
-    if let Some((ga, fresh)) = slots.get_overwrite(a_id) {
+    if B::DA_IS_ONE && a_id != b_id && slots.pass_through(a_id, g.len()) {
+        // `a`'s gradient is `g` itself: the sweep moves it there.
+    } else if let Some((ga, fresh)) = slots.get_overwrite(a_id) {
         for (d, ((g, a), y)) in ga.chunks_exact_mut(n).zip(rows()) {
             add_into(d, fresh, g.iter().zip(a).zip(y).zip(r).map(|(((&g, &a), &y), &r)| g * B::da(a, r, y)));
         }
