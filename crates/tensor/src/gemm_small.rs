@@ -82,9 +82,11 @@ macro_rules! kernel {
         ) {
             /// One block of `b`: `KC` rows of one register, aligned for whole-register loads.
             #[repr(align(64))]
-            struct Packed([$t; KC * $l]);
-            let mut packed = Packed([0.0; KC * $l]);
-            let pk = packed.0.as_mut_ptr();
+            struct Packed(std::mem::MaybeUninit<[$t; KC * $l]>);
+            // Not filled first (16–32 KB a call): each block writes its `kb` rows whole before
+            // the kernel reads them, and nothing reads past them.
+            let mut packed = Packed(std::mem::MaybeUninit::uninit());
+            let pk: *mut $t = packed.0.as_mut_ptr().cast();
             // `takes` admits at most one register of columns: all of `b`'s columns are one.
             let mask: $mask = if n == $l { !0 } else { (1 << n) - 1 };
             let mut p = 0;
