@@ -133,11 +133,7 @@ def workload_table(args, w3_divan: dict, w3_peers: dict) -> tuple[str, dict]:
     rows, summary = [head], []
     for label, key, src, dtype, shape in WORKLOADS:
         for th in (1, 2):
-            peers = {}
-            for r in peer_rows[src]:
-                if r["threads"] != th or (dtype and r.get("dtype") != dtype) or (shape and r.get("shape") != shape):
-                    continue
-                peers[PEER_NAMES.get(r["impl"], r["impl"])] = r["ms_median"]
+            peers = peers_of(peer_rows[src], th, dtype, shape)
             d = divan[th].get(key)
             mine = d["median"] * 1e3 if d else None
             best = min(peers.items(), key=lambda kv: kv[1]) if peers else None
@@ -171,7 +167,50 @@ def workload_table(args, w3_divan: dict, w3_peers: dict) -> tuple[str, dict]:
     bound_md, bound_summary = w1_bound_table(divan)
     if bound_md:
         md += ["", bound_md]
+    by_round = rounds_table(args)
+    if by_round:
+        md += ["", by_round]
     return "\n".join(md) + "\n", {"rows": summary, "w1_bound": bound_summary}
+
+
+def peers_of(rows: list[dict], th: int, dtype, shape) -> dict[str, float]:
+    """The peers' medians (ms) of one workload at one thread count, by display name."""
+    return {PEER_NAMES.get(r["impl"], r["impl"]): r["ms_median"] for r in rows
+            if r["threads"] == th and not (dtype and r.get("dtype") != dtype) and not (shape and r.get("shape") != shape)}
+
+
+def rounds_table(args) -> str:
+    """Round by round (ROUNDS > 1): downhill's median, the best peer's median in the same round and
+    their ratio, so a reader sees how much a row's verdict moves with the machine's load. Empty
+    for one round."""
+    n = len(args.workloads_1t)
+    if n < 2 or not (len(args.workloads_2t) == len(args.w1) == len(args.w2) == n):
+        return ""
+    divan = {1: [parse_divan(p.read_text()) for p in args.workloads_1t],
+             2: [parse_divan(p.read_text()) for p in args.workloads_2t]}
+    peer_rows = {"w1": [json.loads(p.read_text())["results"] for p in args.w1],
+                 "w2": [json.loads(p.read_text())["results"] for p in args.w2]}
+    head = ["workload", "threads"] + [f"round {r + 1}: downhill / best peer" for r in range(n)] + [f"rounds ≤ {GOAL:.2f}×"]
+    rows = [head]
+    for label, key, src, dtype, shape in WORKLOADS:
+        for th in (1, 2):
+            cells, met = [], 0
+            for r in range(n):
+                d, peers = divan[th][r].get(key), peers_of(peer_rows[src][r], th, dtype, shape)
+                if not d or not peers:
+                    cells.append("-")
+                    continue
+                name, best = min(peers.items(), key=lambda kv: kv[1])
+                ratio = d["median"] * 1e3 / best
+                met += ratio <= GOAL
+                cells.append(f"{d['median'] * 1e3:.3f} / {best:.3f} {name} = {ratio:.2f}×")
+            rows.append([label if th == 1 else "", str(th)] + cells + [f"{met} of {n}"])
+    print(f"\n== W1/W2 round by round (medians, ms): downhill / the best peer of the same round")
+    print(table(rows, right=set(range(1, n + 3))))
+    md = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return ("Round by round (each round runs downhill, then the peers; medians in ms, ratio to the "
+            "best peer of the same round):\n\n" + "\n".join(md))
 
 
 # W1's X: the peers' churn_200k.csv, 200,000 rows × 12 features (/work/shared/peers/README.md).
