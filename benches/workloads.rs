@@ -51,10 +51,24 @@ fn churn() -> LogregData {
 
 /// Times one W1 step of the state `make` builds, then checks that 200 steps of it from zero reach
 /// the peers' final loss (so the timed step is the real one).
+// As many warm-up and timed steps as the peers' scripts take (`/work/shared/peers/`), each step
+// timed on its own (`sample_size = 1`), so that every median covers a window of the same length:
+// on a shared machine the load changes within seconds, and a shorter window's median moves more
+// (and the lowest of several rounds' medians is then lower) than a longer one's.
+/// W1: `bench_logreg_fullbatch.py` takes 10 warm-up steps, then 3 runs of 200 timed steps.
+const W1_WARMUP: usize = 10;
+const W1_TIMED: u32 = 600;
+/// W2a and W2b: `bench_mlp_minibatch.py` takes 50 warm-up and 1,000 timed steps of W2a, 20 and
+/// 200 of W2b.
+const W2A_WARMUP: usize = 50;
+const W2A_TIMED: u32 = 1000;
+const W2B_WARMUP: usize = 20;
+const W2B_TIMED: u32 = 200;
+
 fn w1_bench<T: Float>(bencher: Bencher, make: fn(&LogregData) -> Logreg<T>) {
     let data = churn();
     let mut lr = make(&data);
-    for _ in 0..3 {
+    for _ in 0..W1_WARMUP {
         lr.step();
     }
     bencher.bench_local(|| lr.step());
@@ -73,14 +87,14 @@ fn w1_bench<T: Float>(bencher: Bencher, make: fn(&LogregData) -> Logreg<T>) {
 }
 
 /// W1: one full-batch GD step on churn_200k through `LogisticRegression::loss` (the fused node).
-#[divan::bench(types = [f64, f32], sample_count = 60, sample_size = 1)]
+#[divan::bench(types = [f64, f32], sample_count = W1_TIMED, sample_size = 1)]
 fn w1<T: Float>(bencher: Bencher) {
     w1_bench::<T>(bencher, Logreg::new);
 }
 
 /// W1 with the loss spelled out (`bce_with_logits_loss(model.forward(x), y)`: matmul, bias add,
 /// loss), as a graph without the fused node runs it.
-#[divan::bench(types = [f64, f32], sample_count = 60, sample_size = 1)]
+#[divan::bench(types = [f64, f32], sample_count = W1_TIMED, sample_size = 1)]
 fn w1_composite<T: Float>(bencher: Bencher) {
     w1_bench::<T>(bencher, Logreg::composite);
 }
@@ -131,7 +145,7 @@ fn stream_sum<T: Float>(x: &[T]) -> T {
 /// W1's memory-traffic bound: stream X `reads` times (one vectorized sum per read), split into
 /// `downhill::tensor::threads()` contiguous parts, one per thread. The helper threads live for
 /// the whole bench and meet the caller at a barrier per iteration, as downhill's pool does.
-#[divan::bench(types = [f64, f32], args = [1, 2], sample_count = 60, sample_size = 1)]
+#[divan::bench(types = [f64, f32], args = [1, 2], sample_count = W1_TIMED, sample_size = 1)]
 fn w1_bound<T: Float>(bencher: Bencher, reads: usize) {
     use std::hint::black_box;
     use std::sync::Barrier;
@@ -168,8 +182,8 @@ fn w1_bound<T: Float>(bencher: Bencher, reads: usize) {
             done.wait();
             s
         };
-        for _ in 0..3 {
-            once(); // warm-up, as `w1` takes 3 steps before timing
+        for _ in 0..W1_WARMUP {
+            once(); // warm-up, as `w1` takes before timing
         }
         let bytes = size_of_val(x) * reads;
         bencher.counter(divan::counter::BytesCount::new(bytes)).bench_local(once);
@@ -187,11 +201,19 @@ fn w2_bench(bencher: Bencher, shape: MlpShape, warmup: usize) {
 }
 
 /// W2: one Adam step of the MLP (items = FLOP, so `item/s` reads as FLOP/s).
-#[divan::bench(args = ["a", "b"], sample_count = 100)]
-fn w2(bencher: Bencher, which: &str) {
-    match which {
-        "a" => w2_bench(bencher, W2A, 50),
-        _ => w2_bench(bencher, W2B, 20),
+mod w2 {
+    use super::*;
+
+    /// W2a: 64-128-10, batch 64.
+    #[divan::bench(sample_count = W2A_TIMED, sample_size = 1)]
+    fn a(bencher: Bencher) {
+        w2_bench(bencher, W2A, W2A_WARMUP);
+    }
+
+    /// W2b: 784-256-10, batch 128.
+    #[divan::bench(sample_count = W2B_TIMED, sample_size = 1)]
+    fn b(bencher: Bencher) {
+        w2_bench(bencher, W2B, W2B_WARMUP);
     }
 }
 
