@@ -15,8 +15,10 @@
 use downhill_optim::*;
 use downhill_tensor::{LARGE, Params, Tape, Tensor, set_threads};
 
-/// Elements of the large parameter: more than two `LARGE`s, not a multiple of a chunk or of 16.
-const N: usize = 2 * LARGE + 3 * 8192 + 5;
+/// Elements of the large parameter: more than two `LARGE`s, not a multiple of a chunk, of the
+/// engine's 128-element pieces or of the norm's 8 lanes; the last chunk ends in a short piece
+/// of 101 elements (twelve whole rows of the lanes and 5 more).
+const N: usize = 2 * LARGE + 3 * 8192 + 128 + 101;
 const STEPS: usize = 3;
 
 fn value(seed: u64, i: usize) -> f32 {
@@ -26,9 +28,11 @@ fn value(seed: u64, i: usize) -> f32 {
     ((z >> 40) as f64 / (1u64 << 24) as f64 - 0.5) as f32
 }
 
-/// The gradient of step `k` at element `i` (loss `Σ w ⊙ c_k`, so `∂/∂w = c_k` exactly).
+/// The gradient of step `k` at element `i` (loss `Σ w ⊙ c_k`, so `∂/∂w = c_k` exactly). Its
+/// scale runs over 2⁻⁸..2⁸ so that the norm's sum rounds differently in any other order: a norm
+/// summed in the wrong lanes shows in its bits.
 fn grad(k: usize, i: usize) -> f32 {
-    value(100 + k as u64, i)
+    value(100 + k as u64, i) * 2f32.powi((i % 17) as i32 - 8)
 }
 
 /// Runs `STEPS` steps on one parameter of `N` elements (`pieces = false`) or on the same elements
