@@ -37,9 +37,11 @@ pub(crate) trait Rule: std::fmt::Debug + Clone + Sync {
     /// the buffers apart, so it reloads it, and a CPU whose 512-bit stores do not forward to a
     /// 512-bit load (Zen 4) then waits for the store: Adam ran at half speed that way.
     fn update<T: Float>(&self, p: &mut [T], g: &[T], bufs: &mut [&mut [T]], lr: f64, t: u64);
-    /// Whether the engine may run `update` on 16-element pieces with the norm's squares in
-    /// between ([`update_sum_sq_generic`]). True unless the rule's per-call branching does not
-    /// compile well into a piece: RMSProp's, which picks its optional buffers, ran 6× slower so.
+    /// Whether the engine may run `update` on pieces of [`SUM_SQ_PIECE`] elements with the
+    /// norm's squares in between ([`update_sum_sq_generic`]). True unless the rule's per-call
+    /// branching does not compile well into a piece: RMSProp's, which picks its optional
+    /// buffers, ran 6× slower so on pieces of 16 and 9× on pieces of 128 (413–421 against
+    /// 45–51 µs for 200,704 `f32`, one thread).
     const PIECEWISE: bool = true;
 }
 
