@@ -26,38 +26,11 @@
 #   BOOK_SNAPSHOT     1 writes the workload table into the repository's book as well
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${PEERS_VENV:-$HOME/.venv-peers}"
-PY="${PEERS_PY:-$VENV/bin/python}"
-PEERS_DIR="${PEERS_DIR:-/work/shared/peers}"
-export PEERS_WORK="${PEERS_WORK:-$HOME/peers-work}"
+SCRIPT=bench_compare
+# shellcheck source=scripts/peers_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/peers_env.sh"
 TENSOR_THREADS="${TENSOR_THREADS:-1}"
 BLOCKS="${PEERS_BLOCKS:-10}"
-
-die() {
-  printf 'bench_compare: %s\n' "$@" >&2
-  exit 2
-}
-
-if [[ ! -x "$PY" ]]; then
-  die "the peer venv is missing: no python at $PY" \
-    "create it once with:  bash $PEERS_DIR/setup.sh" \
-    "(a venv at \$HOME/.venv-peers with numpy, jax[cpu], micrograd and torch, ~6 GB; SKIP_TORCH=1 leaves torch out;" \
-    " PEERS_VENV=/path puts it elsewhere and this script reads the same variable)"
-fi
-[[ -f "$PEERS_DIR/bench_overhead.py" ]] ||
-  die "no $PEERS_DIR/bench_overhead.py: set PEERS_DIR to the folder with the peer scripts"
-if ! "$PY" -c 'import numpy' 2>/dev/null; then
-  die "$PY cannot import numpy: the venv is incomplete; re-run  bash $PEERS_DIR/setup.sh"
-fi
-command -v cargo >/dev/null || die "cargo not found on PATH"
-
-WORK="$(realpath -m "$PEERS_WORK")"
-case "$WORK/" in
-  "$(realpath "$ROOT")/"*) die "PEERS_WORK ($WORK) is inside the repository; point it elsewhere" ;;
-esac
-mkdir -p "$WORK/results"
-OUT="$WORK/results"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 DIVAN_OUT="$OUT/downhill_bench_$STAMP.txt"
 
@@ -94,11 +67,7 @@ PEERS_JSON="$OUT/overhead_compare_$STAMP.json"
 EXTRA=()
 if [[ "${WORKLOADS:-1}" != "0" ]]; then
   LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
-  CSV="$WORK/data/churn_200k.csv"
-  if [[ ! -f "$CSV" ]]; then
-    echo "== making the peers' data (make_data.py)"
-    (cd "$PEERS_DIR" && PEERS_WORK="$WORK" "$PY" make_data.py)
-  fi
+  ensure_churn_data
   (cd "$ROOT" && cargo bench --bench workloads --no-run -q)
   ROUNDS="${ROUNDS:-1}"
   [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS is \"$ROUNDS\"; set it to a whole number of rounds, 1 or more"
