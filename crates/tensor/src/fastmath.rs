@@ -145,15 +145,24 @@ pub(crate) fn bce_f32(z: f32, y: f32) -> (f32, f32) {
     if z.is_nan() { (z, z) } else { (term, sig) }
 }
 
-/// `softplus(z) = max(z, 0) + ln(1 + e^−|z|)` (NaN stays NaN).
+/// The loss term `softplus(z) − y·z` (in f64) and the residual `σ(z) − y` (in `T`) of one
+/// logit: computed in `f32` for `f32` tensors, in `f64` for `f64` ones (see `fastmath`).
 #[inline(always)]
-fn softplus(z: f64) -> f64 {
-    let sp = z.max(0.0) + ln_1p_unit(exp(-z.abs()));
-    if z.is_nan() { z } else { sp }
+pub(crate) fn bce_term<T: Float>(z: T, y: T) -> (f64, T) {
+    if T::BYTES == 4 {
+        let (zf, yf) = (z.f64() as f32, y.f64() as f32);
+        let (term, sig) = bce_f32(zf, yf);
+        (f64::from(term), T::of(f64::from(sig - yf)))
+    } else {
+        let (zd, yd) = (z.f64(), y.f64());
+        let (sp, sig) = softplus_sigmoid(zd);
+        (sp - yd * zd, T::of(sig - yd))
+    }
 }
 
-/// `Σ softplus(z) − y·z` over a slice, in f64: eight interleaved lanes (element `i` into lane
-/// `i mod 8`), then the lanes added in order, so the loop vectorizes and the order is fixed.
+/// `Σ softplus(z) − y·z` over a slice: each term from [`bce_term`] (in `f32` for `f32` tensors),
+/// summed in f64 in eight interleaved lanes (element `i` into lane `i mod 8`), then the lanes
+/// added in order, so the loop vectorizes and the order is fixed.
 #[inline(always)]
 fn bce_sum_generic<T: Float>(z: &[T], y: &[T]) -> f64 {
     let mut acc = [0.0f64; 8];
@@ -163,23 +172,21 @@ fn bce_sum_generic<T: Float>(z: &[T], y: &[T]) -> f64 {
         let zs: &[T; 8] = zs.try_into().unwrap();
         let ys: &[T; 8] = ys.try_into().unwrap();
         for l in 0..8 {
-            let zi = zs[l].f64();
-            acc[l] += softplus(zi) - ys[l].f64() * zi;
+            acc[l] += bce_term(zs[l], ys[l]).0;
         }
     }
-    for (l, (zi, yi)) in zr.iter().zip(yr).enumerate() {
-        let zi = zi.f64();
-        acc[l] += softplus(zi) - yi.f64() * zi;
+    for (l, (&zi, &yi)) in zr.iter().zip(yr).enumerate() {
+        acc[l] += bce_term(zi, yi).0;
     }
     acc.iter().fold(0.0, |a, &b| a + b)
 }
 
-/// `d += gs·(σ(z) − y)` elementwise (computed in f64, rounded once to `T`).
+/// `d += gs·(σ(z) − y)` elementwise: the residual `σ(z) − y` from [`bce_term`] (in `T`), the
+/// update in f64, rounded once to `T`.
 #[inline(always)]
 fn bce_grad_generic<T: Float>(z: &[T], y: &[T], gs: f64, d: &mut [T]) {
     for ((d, &zi), &yi) in d.iter_mut().zip(z).zip(y) {
-        let sig = softplus_sigmoid(zi.f64()).1;
-        *d = T::of(d.f64() + gs * (sig - yi.f64()));
+        *d = T::of(d.f64() + gs * bce_term(zi, yi).1.f64());
     }
 }
 

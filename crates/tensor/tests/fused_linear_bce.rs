@@ -1,6 +1,6 @@
 //! `Var::linear_bce_with_logits_mean` (logistic regression's loss as one node) against the
 //! composite it replaces, on inputs large enough to take the chunked, threaded path; its results
-//! at different thread counts; and its shape errors.
+//! at different thread counts; its shape errors; and `bce_with_logits_mean` in f32 against f64.
 
 use downhill_tensor::{Float, Params, Tape, Tensor, set_threads};
 use insta::assert_snapshot;
@@ -147,4 +147,40 @@ fn shape_errors_name_the_problem() {
     assert_snapshot!("linear_bce_bias_per_feature", msg(x.try_linear_bce_with_logits_mean(w, c(&[1, 3]), y)));
     assert_snapshot!("linear_bce_target_vector", msg(x.try_linear_bce_with_logits_mean(w, b, c(&[100]))));
     assert_snapshot!("linear_bce_no_rows", msg(c(&[0, 3]).try_linear_bce_with_logits_mean(w, b, c(&[0, 1]))));
+}
+
+/// `bce_with_logits_mean` alone (the node `bce_with_logits_loss` takes on large inputs): in f32
+/// it computes each term and residual in f32; loss and gradient must stay within a few f32 ulp
+/// of the f64 node on the same (f32-representable) inputs, and keep their bits at any thread
+/// count. Logits span ±30 (past where `e^−|z|` underflows a term's scale), targets 0, 1 and 0.3.
+#[test]
+fn bce_node_in_f32_is_within_a_few_ulp_of_f64_at_any_thread_count() {
+    let n = 50_003;
+    let z: Vec<f32> = (0..n).map(|i| (30.0 * noise(7_000 + i as u64)) as f32).collect();
+    let y: Vec<f32> = (0..n).map(|i| [0.0, 1.0, 0.3][i % 3]).collect();
+    fn node<T: Float>(z: &[f32], y: &[f32]) -> (f64, Vec<f64>) {
+        let t = |v: &[f32]| {
+            Tensor::from_vec(v.iter().map(|&x| T::of(f64::from(x))).collect(), [v.len(), 1]).unwrap()
+        };
+        let mut p = Params::new();
+        let zid = p.insert("z", t(z)).unwrap();
+        let tape = Tape::new();
+        let loss = tape.param(&p, zid).bce_with_logits_mean(tape.constant(&t(y)));
+        let g = loss.backward().unwrap();
+        (loss.item().unwrap().f64(), g.get(zid).unwrap().data().iter().map(|v| v.f64()).collect())
+    }
+    let (l64, g64) = node::<f64>(&z, &y);
+    set_threads(1);
+    let (l32, g32) = node::<f32>(&z, &y);
+    let eps = f64::from(f32::EPSILON);
+    assert!((l32 - l64).abs() <= 4.0 * eps * l64, "loss: f32 {l32} vs f64 {l64}");
+    // The gradient is (σ(z) − y)/n: compare the residuals, whose scale is 1.
+    let worst = g32.iter().zip(&g64).map(|(a, b)| ((a - b) * n as f64).abs()).fold(0.0, f64::max);
+    assert!(worst <= 3.0 * eps, "worst residual error {worst:e} (f32 eps {eps:e})");
+    for threads in [2, 3] {
+        set_threads(threads);
+        let (l, g) = node::<f32>(&z, &y);
+        assert_eq!(l.to_bits(), l32.to_bits(), "loss at {threads} threads");
+        assert!(g.iter().zip(&g32).all(|(a, b)| a.to_bits() == b.to_bits()), "gradient at {threads} threads");
+    }
 }

@@ -4,7 +4,7 @@
 //! `par`), so their results do not depend on the thread count.
 
 use crate::error::{Error, Result, Site};
-use crate::fastmath::{bce_f32, bce_grad, bce_sum, softplus_sigmoid};
+use crate::fastmath::{bce_grad, bce_sum, bce_term, softplus_sigmoid};
 use crate::par::{self, CHUNK, SendPtr};
 use crate::tape::{Aux, GradSlots, Vals};
 use crate::{Float, Shape, Var};
@@ -36,8 +36,10 @@ fn bce_backward<T: Float>(vals: &Vals<'_, T>, slots: &mut GradSlots<'_, T>, id: 
 
 impl<'t, T: Float> Var<'t, T> {
     /// Binary cross-entropy on logits, `mean(softplus(z) − y·z)` over all elements, as one node:
-    /// `(z.softplus() − y * z).mean()` without the four intermediate tensors. It computes in f64
-    /// with vectorized `exp`/`ln_1p` (a few ulp from `std`'s) and sums in fixed chunks and lanes,
+    /// `(z.softplus() − y * z).mean()` without the four intermediate tensors. Each term and
+    /// residual `σ(z) − y` is computed with vectorized `exp`/`ln(1 + e)`, in f64 for `f64` tensors
+    /// and in f32 for `f32` ones (a few ulp from the correctly rounded value, as in
+    /// [`Var::linear_bce_with_logits_mean`]); the terms are summed in f64, in fixed chunks and lanes,
     /// spread over [`threads`](crate::threads) threads with the same result for any thread count,
     /// so its last digits differ from the composite's. `downhill_nn::loss::bce_with_logits_loss`
     /// uses it from [`LARGE`](crate::LARGE) elements on.
@@ -103,21 +105,6 @@ fn dot4_dyn<T: Float>(x: &[T], w: &[T]) -> T {
         a[l] += xv * wv;
     }
     (a[0] + a[1]) + (a[2] + a[3])
-}
-
-/// The loss term `softplus(z) − y·z` (in f64) and the residual `σ(z) − y` (in `T`) of one
-/// logit: computed in `f32` for `f32` tensors, in `f64` for `f64` ones (see `fastmath`).
-#[inline(always)]
-pub(super) fn bce_term<T: Float>(z: T, y: T) -> (f64, T) {
-    if T::BYTES == 4 {
-        let (zf, yf) = (z.f64() as f32, y.f64() as f32);
-        let (term, sig) = bce_f32(zf, yf);
-        (f64::from(term), T::of(f64::from(sig - yf)))
-    } else {
-        let (zd, yd) = (z.f64(), y.f64());
-        let (sp, sig) = softplus_sigmoid(zd);
-        (sp - yd * zd, T::of(sig - yd))
-    }
 }
 
 /// How far ahead of the rows being computed [`prefetch_ahead`] asks for `x`, in bytes.
