@@ -2,7 +2,8 @@
 # downhill vs its peers in tight pairs: each W1/W2 row run by downhill and by every peer back to
 # back, seconds apart, PAIRS times; a row's verdict is the median of its pairs' ratios (downhill's
 # median over the best peer's median of the same pair; goal <= 0.80x). See scripts/bench_pairs.py
-# for why. Not part of CI: it needs the ~6 GB peer venv. About 2 minutes a pair with every row.
+# for why. Not part of CI: it needs the ~6 GB peer venv. About 1–1.5 minutes a pair with every
+# row (10–15 minutes for PAIRS=10).
 #
 #   bash scripts/bench_pairs.sh
 #   PAIRS=20 ROWS=w2b-1t bash scripts/bench_pairs.sh          # one row, ~10 s a pair
