@@ -31,26 +31,21 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_compare import parse_divan  # noqa: E402
+from bench_compare import GOAL, WORKLOADS, parse_divan  # noqa: E402
 
-GOAL = 0.80
 PEERS = [("numpy", "numpy"), ("torch", "PyTorch"), ("jax", "JAX")]
-LABELS = {
-    "w1-f64": "W1 logistic regression GD, 200k×12, f64",
-    "w1-f32": "W1 same, f32",
-    "w2a": "W2a MLP 64-128-10, batch 64, Adam, f32",
-    "w2b": "W2b MLP 784-256-10, batch 128, Adam, f32",
-}
-# row id: (label key, peer workload, dtype, threads, divan filter, divan key)
+# The workload table's row labels, by divan path ("w2/b").
+LABELS = {path: label for label, path, *_ in WORKLOADS}
+# row id: (peer workload, dtype, threads, divan path); the bench filter is the path with "::".
 ROWS = {
-    "w1-f64-1t": ("w1-f64", "w1", "float64", 1, "w1::f64", "w1/f64"),
-    "w1-f64-2t": ("w1-f64", "w1", "float64", 2, "w1::f64", "w1/f64"),
-    "w1-f32-1t": ("w1-f32", "w1", "float32", 1, "w1::f32", "w1/f32"),
-    "w1-f32-2t": ("w1-f32", "w1", "float32", 2, "w1::f32", "w1/f32"),
-    "w2a-1t": ("w2a", "w2a", "float32", 1, "w2::a", "w2/a"),
-    "w2a-2t": ("w2a", "w2a", "float32", 2, "w2::a", "w2/a"),
-    "w2b-1t": ("w2b", "w2b", "float32", 1, "w2::b", "w2/b"),
-    "w2b-2t": ("w2b", "w2b", "float32", 2, "w2::b", "w2/b"),
+    "w1-f64-1t": ("w1", "float64", 1, "w1/f64"),
+    "w1-f64-2t": ("w1", "float64", 2, "w1/f64"),
+    "w1-f32-1t": ("w1", "float32", 1, "w1/f32"),
+    "w1-f32-2t": ("w1", "float32", 2, "w1/f32"),
+    "w2a-1t": ("w2a", "float32", 1, "w2/a"),
+    "w2a-2t": ("w2a", "float32", 2, "w2/a"),
+    "w2b-1t": ("w2b", "float32", 1, "w2/b"),
+    "w2b-2t": ("w2b", "float32", 2, "w2/b"),
 }
 
 
@@ -67,9 +62,9 @@ def run(cmd: list[str], env: dict[str, str], what: str) -> str:
 
 
 def downhill_ms(bench_bin: str, row: str) -> float:
-    _, _, _, threads, filt, key = ROWS[row]
+    _, _, threads, key = ROWS[row]
     env = dict(os.environ, DOWNHILL_THREADS=str(threads))
-    text = run([bench_bin, "--bench", filt], env, f"downhill {row}")
+    text = run([bench_bin, "--bench", key.replace("/", "::")], env, f"downhill {row}")
     found = parse_divan(text)
     if key not in found:
         raise RunError(f"downhill {row}: no `{key}` row in the bench's output:\n{text}")
@@ -77,7 +72,7 @@ def downhill_ms(bench_bin: str, row: str) -> float:
 
 
 def peer_ms(python: str, impl: str, row: str) -> float:
-    _, workload, dtype, threads, _, _ = ROWS[row]
+    workload, dtype, threads, _ = ROWS[row]
     script = str(Path(__file__).resolve().parent / "peer_one.py")
     # As bench_compare.sh runs the peers: glibc keeps large buffers instead of mapping them afresh.
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="33554432", MALLOC_TRIM_THRESHOLD_="268435456")
@@ -138,7 +133,7 @@ def markdown(summary: list[dict], header: str) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     previous = None
     for s in summary:
-        key, _, _, threads, _, _ = ROWS[s["row"]]
+        _, _, threads, key = ROWS[s["row"]]
         label = LABELS[key] if key != previous else ""
         previous = key
         peer = f"{name(s['best_peer'])} {s['best_peer_ms']:.3f}"

@@ -146,7 +146,8 @@ pub(crate) fn bce_f32(z: f32, y: f32) -> (f32, f32) {
 }
 
 /// The loss term `softplus(z) − y·z` (in f64) and the residual `σ(z) − y` (in `T`) of one
-/// logit: computed in `f32` for `f32` tensors, in `f64` for `f64` ones (see `fastmath`).
+/// logit: computed in `f32` for `f32` tensors ([`bce_f32`]), in `f64` for `f64` ones
+/// ([`softplus_sigmoid`]).
 #[inline(always)]
 pub(crate) fn bce_term<T: Float>(z: T, y: T) -> (f64, T) {
     if T::BYTES == 4 {
